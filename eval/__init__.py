@@ -1,0 +1,1 @@
+"""Measurement: datasets, metrics and runners that score retrieval and answers."""

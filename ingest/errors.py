@@ -1,0 +1,37 @@
+"""Per-file ingestion failures. Each says what is wrong and what to do, and never sinks a batch."""
+
+from __future__ import annotations
+
+
+class IngestError(Exception):
+    """A file that cannot be ingested; the message is shown to the user next to the file name."""
+
+    kind = "error"
+
+
+class UnsupportedFileError(IngestError):
+    kind = "unsupported"
+
+
+class EmptyFileError(IngestError):
+    kind = "empty"
+
+
+class NeedsOCRError(IngestError):
+    kind = "needs_ocr"
+
+
+class EncryptedFileError(IngestError):
+    kind = "encrypted"
+
+
+class CorruptFileError(IngestError):
+    kind = "corrupt"
+
+
+class TooLargeError(IngestError):
+    kind = "too_large"
+
+
+class EmbedderMismatchError(RuntimeError):
+    """The store was built with other embedding settings; mixing vectors would break search."""

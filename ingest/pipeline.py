@@ -1,0 +1,439 @@
+"""Ingest files into the store: discover -> load -> clean -> metadata -> chunk -> index.
+
+Per file, everything up to chunking happens in memory first, so a bad file fails before anything
+is written. Writing goes through LangChain's indexing API (``index`` with a ``SQLRecordManager``,
+one batch per document, incremental cleanup): unchanged chunks are not re-embedded, a changed
+file's stale chunks are removed, and re-running after a crash completes the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.indexing import index
+
+from ingest.chunking import Chunk, Chunker
+from ingest.cleaning import clean_pages
+from ingest.errors import EmptyFileError, IngestError, UnsupportedFileError
+from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
+from ingest.manifest import FAILED, INDEXED, INDEXING, DocumentRow, Manifest
+from ingest.metadata import apply_overrides, infer_metadata, read_manifest, sidecar_path
+from ingest.records import ChunkRecords
+from s3assist.settings import Settings
+from vectorstore.embeddings import S3Embeddings, make_embedder
+from vectorstore.store import ChunkStore
+
+
+@dataclass
+class FileFailure:
+    file: str
+    reason: str
+    kind: str = "error"
+
+
+@dataclass
+class StageTimes:
+    parse_s: float = 0.0
+    chunk_s: float = 0.0
+    embed_s: float = 0.0
+    store_s: float = 0.0
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    failed: list[FileFailure] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_removed: int = 0
+    pages: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    times: StageTimes = field(default_factory=StageTimes)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``ingest --json`` schema (stable: other tools read it)."""
+        return {
+            "documents": {
+                "added": len(self.added),
+                "updated": len(self.updated),
+                "unchanged": len(self.unchanged),
+                "deleted": len(self.deleted),
+            },
+            "chunks_embedded": self.chunks_embedded,
+            "failed": [{"file": f.file, "reason": f.reason} for f in self.failed],
+            "seconds": round(self.seconds, 3),
+            "pages": self.pages,
+            "chunks": self.chunks,
+            "times": {k: round(v, 3) for k, v in asdict(self.times).items()},
+        }
+
+
+class Progress:
+    """Hooks the CLI implements with rich; the default does nothing."""
+
+    def files(self, total: int) -> None: ...
+    def file_done(self, name: str, status: str) -> None: ...
+    def chunks(self, name: str, total: int) -> None: ...
+    def chunks_done(self, n: int) -> None: ...
+
+
+class _TimedEmbeddings(S3Embeddings):
+    """Delegates to the real embedder in slices, reporting progress and time spent embedding."""
+
+    SLICE = 256
+
+    def __init__(self, inner: S3Embeddings, on_slice: Callable[[int], None], times: StageTimes):
+        self.inner = inner
+        self.name = inner.name
+        self._on_slice = on_slice
+        self._times = times
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self.inner.max_tokens
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.inner.tokenizer
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.SLICE):
+            t0 = time.perf_counter()
+            part = texts[start : start + self.SLICE]
+            out.extend(self.inner.embed_documents(part))
+            self._times.embed_s += time.perf_counter() - t0
+            self._on_slice(len(part))
+        return out
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.inner.embed_query(text)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def discover(paths: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], list[FileFailure]]:
+    """Files to ingest. Explicit files of unknown type are failures; in folders they are skipped."""
+    found: list[Path] = []
+    failures: list[FileFailure] = []
+    for path in paths:
+        if path.is_dir():
+            for dirpath, dirnames, filenames in os.walk(path, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    p = Path(dirpath) / name
+                    if name.startswith(".") or name.endswith(".meta.json"):
+                        continue
+                    if p.suffix.lower() in suffixes and p.is_file():
+                        found.append(p)
+        elif path.is_file():
+            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+                found.append(path)
+            else:
+                failures.append(
+                    FileFailure(str(path), f"unsupported file type '{path.suffix}'", "unsupported")
+                )
+        else:
+            failures.append(FileFailure(str(path), "no such file or folder", "missing"))
+    unique = list(dict.fromkeys(p.resolve() for p in found))
+    return unique, failures
+
+
+def ingest_root(paths: list[Path]) -> Path:
+    """Paths in chunk metadata are relative to this: the folder given, or the common parent."""
+    resolved = [p.resolve() for p in paths]
+    if len(resolved) == 1:
+        return resolved[0] if resolved[0].is_dir() else resolved[0].parent
+    return Path(os.path.commonpath([str(p) for p in resolved]))
+
+
+class Ingestor:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: S3Embeddings | None = None,
+        progress: Progress | None = None,
+    ):
+        self.settings = settings
+        self.progress = progress or Progress()
+        self.times = StageTimes()
+        base = embedder or make_embedder(
+            settings.embedding_model,
+            settings.embedding_batch_size,
+            settings.embedding_device,
+            settings.embedding_threads,
+        )
+        self.embedder = base
+        self._timed = _TimedEmbeddings(base, self.progress.chunks_done, self.times)
+        self.store = ChunkStore(settings, self._timed)
+        self.records = ChunkRecords(settings)
+        self.manifest = Manifest(settings.records_db)
+        self.limits = LoadLimits(
+            max_bytes=int(settings.max_file_mb * 1e6),
+            max_pages=settings.max_pages,
+            min_text_chars=settings.min_text_chars,
+        )
+        self._chunker: Chunker | None = None
+
+    @property
+    def chunker(self) -> Chunker:
+        if self._chunker is None:
+            self._chunker = Chunker(
+                self.settings.chunk_size,
+                self.settings.chunk_overlap,
+                self.settings.tokenizer_encoding,
+                self.embedder.tokenizer,
+                self.embedder.max_tokens,
+            )
+        return self._chunker
+
+    # -- public operations ---------------------------------------------------------------
+    def ingest(
+        self,
+        paths: list[Path],
+        manifest_csv: Path | None = None,
+        root: Path | None = None,
+        prune: bool = True,
+    ) -> IngestReport:
+        start = time.perf_counter()
+        self.times.__init__()  # type: ignore[misc]
+        report = IngestReport(times=self.times)
+        self.repair_if_needed()
+        overrides = read_manifest(manifest_csv) if manifest_csv else {}
+        files, report.failed = discover(paths, self.settings.file_extensions)
+        root = (root or ingest_root(paths)).resolve()
+        self.progress.files(len(files))
+        for path in files:
+            status = self._ingest_file(path, root, overrides, report)
+            self.progress.file_done(path.name, status)
+        if prune:
+            for folder in (p.resolve() for p in paths if p.is_dir()):
+                report.deleted.extend(self._prune_missing(folder, report))
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def delete(self, doc: str) -> list[str]:
+        """Remove a document completely (chunks, records, manifest row). Returns doc ids."""
+        rows = self.find(doc)
+        for row in rows:
+            self._remove(row.doc_id)
+        return [r.doc_id for r in rows]
+
+    def find(self, doc: str) -> list[DocumentRow]:
+        """A document by id (its relative path), absolute path or bare file name."""
+        if row := self.manifest.get(doc):
+            return [row]
+        path = Path(doc)
+        if path.exists() and (row := self.manifest.by_abs_path(str(path.resolve()))):
+            return [row]
+        return [r for r in self.manifest.all() if Path(r.doc_id).name == doc]
+
+    def rebuild(self) -> None:
+        """Forget everything indexed with the current collection (new embedder or chunking)."""
+        self.store.drop()
+        self.records.clear()
+        self.manifest.clear()
+        self.store = ChunkStore(self.settings, self._timed)
+
+    def repair_if_needed(self, force: bool = False) -> int:
+        """After a crash: drop chunks no record knows, forget records with no chunk.
+
+        Returns how many inconsistencies were fixed. Cheap when the last run ended cleanly
+        (no manifest row left ``indexing``), so it runs before every ingest.
+        """
+        if not force and not self.manifest.all(INDEXING):
+            return 0
+        in_store = self.store.all_ids()
+        in_records = self.records.all_keys()
+        orphans = sorted(in_store - in_records)
+        missing = sorted(in_records - in_store)
+        if orphans:
+            self.store.delete(orphans)
+        if missing:
+            self.records.delete_keys(missing)
+        for row in self.manifest.all(INDEXING):
+            row.status = FAILED
+            row.error, row.error_kind = (
+                "interrupted while indexing; will be re-ingested",
+                "interrupted",
+            )
+            row.file_hash = ""
+            self.manifest.upsert(row)
+        return len(orphans) + len(missing)
+
+    def close(self) -> None:
+        self.manifest.close()
+
+    # -- one file ------------------------------------------------------------------------
+    def _ingest_file(
+        self, path: Path, root: Path, overrides: dict[str, dict[str, str]], report: IngestReport
+    ) -> str:
+        existing = self.manifest.by_abs_path(str(path))
+        doc_id = existing.doc_id if existing else _relative(path, root)
+        try:
+            file_hash = file_sha256(path)
+            meta_hash = _override_hash(path, doc_id, overrides)
+        except OSError as exc:
+            report.failed.append(FileFailure(doc_id, f"cannot read file: {exc.strerror or exc}"))
+            return "failed"
+        if (
+            existing
+            and existing.status == INDEXED
+            and existing.file_hash == file_hash
+            and existing.meta_hash == meta_hash
+        ):
+            report.unchanged.append(doc_id)
+            report.pages += existing.pages
+            report.chunks += existing.chunks
+            return "unchanged"
+        try:
+            docs, n_pages, metadata = self._prepare(path, doc_id, overrides)
+        except IngestError as exc:
+            return self._fail(report, existing, doc_id, path, file_hash, str(exc), exc.kind)
+        except ValueError as exc:  # bad sidecar / manifest values
+            return self._fail(report, existing, doc_id, path, file_hash, str(exc), "metadata")
+        except Exception as exc:  # a parser bug must not sink the batch
+            reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
+            return self._fail(report, existing, doc_id, path, file_hash, reason, "error")
+        row = DocumentRow(
+            doc_id,
+            str(path),
+            file_hash,
+            meta_hash,
+            INDEXING,
+            n_pages,
+            len(docs),
+            metadata,
+            "",
+            "",
+            0.0,
+        )
+        self.manifest.upsert(row)
+        self.progress.chunks(path.name, len(docs))
+        t0 = time.perf_counter()
+        embed_before = self.times.embed_s
+        result = index(
+            docs,
+            self.records.manager,
+            self.store.vs,
+            cleanup="incremental",
+            source_id_key="doc_id",
+            batch_size=max(1, len(docs)),
+            key_encoder="sha256",
+        )
+        self.times.store_s += (time.perf_counter() - t0) - (self.times.embed_s - embed_before)
+        row.status = INDEXED
+        self.manifest.upsert(row)
+        report.chunks_embedded += result["num_added"]
+        report.chunks_removed += result["num_deleted"]
+        report.pages += n_pages
+        report.chunks += len(docs)
+        if existing and existing.status == INDEXED:
+            report.updated.append(doc_id)
+            return "updated"
+        report.added.append(doc_id)
+        return "added"
+
+    def _prepare(
+        self, path: Path, doc_id: str, overrides: dict[str, dict[str, str]]
+    ) -> tuple[list[Document], int, dict[str, Any]]:
+        t0 = time.perf_counter()
+        loaded = load_file(path, self.limits)
+        pages = clean_pages(loaded.pages)
+        meta = apply_overrides(infer_metadata(loaded, pages), path, doc_id, overrides)
+        t1 = time.perf_counter()
+        chunks = self.chunker.chunk(pages)
+        self.times.parse_s += t1 - t0
+        self.times.chunk_s += time.perf_counter() - t1
+        if not chunks:
+            raise EmptyFileError("no text left to index after cleaning")
+        base = {**meta.as_chroma(), "doc_id": doc_id, "file": doc_id}
+        docs = [Document(page_content=c.text, metadata={**base, **_chunk_meta(c)}) for c in chunks]
+        return docs, len(loaded.pages), asdict(meta)
+
+    def _fail(
+        self,
+        report: IngestReport,
+        existing: DocumentRow | None,
+        doc_id: str,
+        path: Path,
+        file_hash: str,
+        reason: str,
+        kind: str,
+    ) -> str:
+        report.failed.append(FileFailure(doc_id, reason, kind))
+        if existing and existing.status == INDEXED:
+            # Keep serving the last good version; record why the new one was refused.
+            existing.error, existing.error_kind = reason, kind
+            self.manifest.upsert(existing)
+        else:
+            self.manifest.upsert(
+                DocumentRow(doc_id, str(path), file_hash, "", FAILED, 0, 0, {}, reason, kind, 0.0)
+            )
+        return "failed"
+
+    def _remove(self, doc_id: str) -> None:
+        keys = self.records.keys_for(doc_id)
+        if keys:
+            self.store.delete(keys)
+            self.records.delete_keys(keys)
+        self.manifest.remove(doc_id)
+
+    def _prune_missing(self, folder: Path, report: IngestReport) -> list[str]:
+        gone = []
+        prefix = str(folder) + os.sep
+        for row in self.manifest.all():
+            if row.abs_path.startswith(prefix) and not Path(row.abs_path).exists():
+                self._remove(row.doc_id)
+                if row.status == INDEXED:
+                    gone.append(row.doc_id)
+        return gone
+
+
+def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "page": chunk.page,
+        "chunk_index": chunk.chunk_index,
+        "content_hash": chunk.content_hash,
+    }
+    if chunk.section:
+        meta["section"] = chunk.section
+    return meta
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _override_hash(path: Path, doc_id: str, overrides: dict[str, dict[str, str]]) -> str:
+    parts: list[Any] = [overrides.get(doc_id) or overrides.get(path.name) or {}]
+    if (sidecar := sidecar_path(path)) is not None:
+        parts.append(sidecar.read_text(encoding="utf-8", errors="replace"))
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+__all__ = ["FileFailure", "IngestReport", "Ingestor", "Progress", "UnsupportedFileError"]

@@ -1,0 +1,1 @@
+"""Prompt templates as files (one per task); loaded and checked by the assistant."""

@@ -1,0 +1,246 @@
+"""The ``s3assist`` command line. ``--json`` output schemas are stable: other tools read them.
+
+Exit codes: 0 success; 1 error (nothing done); 3 partial success (some files failed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ingest.errors import EmbedderMismatchError
+from s3assist.settings import get_settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="S3 Assistant: ingest, search and ask Smart Specialisation Strategy documents.",
+)
+console = Console(stderr=True)
+EXIT_PARTIAL = 3
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+
+
+def _emit(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=None) + "\n")
+
+
+def _fail(message: str, as_json: bool, code: int = 1) -> None:
+    if as_json:
+        _emit({"error": message})
+    else:
+        console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+class _RichProgress:
+    """Per-file and per-chunk-batch progress bars for the ingest pipeline."""
+
+    def __init__(self, progress: Progress):
+        self.p = progress
+        self.files_task = progress.add_task("files", total=0)
+        self.chunk_task = progress.add_task("chunks", total=0, visible=False)
+
+    def files(self, total: int) -> None:
+        self.p.update(self.files_task, total=total)
+
+    def file_done(self, name: str, status: str) -> None:
+        self.p.update(self.files_task, advance=1, description=f"{status}: {name[:40]}")
+        self.p.update(self.chunk_task, visible=False)
+
+    def chunks(self, name: str, total: int) -> None:
+        self.p.reset(self.chunk_task, total=total, visible=True, description=f"embed {name[:34]}")
+
+    def chunks_done(self, n: int) -> None:
+        self.p.update(self.chunk_task, advance=n)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    as_json: JsonOpt = False,
+    manifest: Annotated[
+        Path | None, typer.Option(help="CSV with a 'file' column and metadata overrides.")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option(help="Folder that document ids are relative to.")
+    ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="Drop the index and re-embed (after changing the embedder).")
+    ] = False,
+) -> None:
+    """Ingest documents: unchanged files skipped, changed ones replaced, removed ones deleted."""
+    from ingest.pipeline import Ingestor
+    from ingest.pipeline import Progress as NoProgress
+
+    settings = get_settings()
+    if rebuild:
+        _rebuild_store(settings)
+    try:
+        if as_json:
+            ingestor = Ingestor(settings, progress=NoProgress())
+            report = ingestor.ingest(paths, manifest_csv=manifest, root=root)
+        else:
+            columns = (
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns, console=console, transient=True) as bar:
+                ingestor = Ingestor(settings, progress=_RichProgress(bar))  # type: ignore[arg-type]
+                report = ingestor.ingest(paths, manifest_csv=manifest, root=root)
+        ingestor.close()
+    except (EmbedderMismatchError, ValueError) as exc:
+        _fail(str(exc), as_json)
+        return
+    if as_json:
+        _emit(report.as_json())
+    else:
+        docs = report.as_json()["documents"]
+        console.print(
+            f"added {docs['added']}, updated {docs['updated']}, unchanged {docs['unchanged']}, "
+            f"deleted {docs['deleted']} documents; {report.chunks_embedded} chunks embedded; "
+            f"{report.pages} pages, {report.chunks} chunks in {report.seconds:.1f}s"
+        )
+        for failure in report.failed:
+            console.print(f"[yellow]skipped[/yellow] {failure.file}: {failure.reason}")
+    if report.failed:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _rebuild_store(settings: Any) -> None:
+    """Drop collection, records and manifest without opening the store with the new embedder."""
+    from ingest.manifest import Manifest
+    from ingest.records import ChunkRecords
+    from vectorstore.store import make_client
+
+    client = make_client(settings)
+    try:
+        client.delete_collection(settings.collection)
+    except Exception:  # nothing to drop
+        pass
+    ChunkRecords(settings).clear()
+    manifest = Manifest(settings.records_db)
+    manifest.clear()
+    manifest.close()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in any words.")],
+    k: Annotated[int, typer.Option("-k", help="Number of hits.")] = 0,
+    where: Annotated[
+        list[str] | None,
+        typer.Option("--where", "-w", help="Filter field=value (repeatable; a,b = either)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the documents by meaning, optionally filtered by S3 metadata."""
+    from vectorstore.embeddings import make_embedder
+    from vectorstore.filters import FilterError, build_where, parse_where_args
+    from vectorstore.store import ChunkStore
+
+    settings = get_settings()
+    try:
+        filters = build_where(parse_where_args(where or []))
+        embedder = make_embedder(
+            settings.embedding_model,
+            settings.embedding_batch_size,
+            settings.embedding_device,
+            settings.embedding_threads,
+        )
+        store = ChunkStore(settings, embedder)
+        hits = store.search(query, k or settings.search_k, filters)
+    except (FilterError, EmbedderMismatchError) as exc:
+        _fail(str(exc), as_json)
+        return
+    if as_json:
+        _emit({"hits": [h.as_json() for h in hits]})
+        return
+    if not hits:
+        console.print("no results (is anything ingested? try `s3assist status`)")
+        return
+    table = Table(show_lines=True)
+    for col in ("#", "score", "document", "page", "passage"):
+        table.add_column(col)
+    for i, h in enumerate(hits, 1):
+        snippet = " ".join(h.text.split())[:300]
+        table.add_row(str(i), f"{h.score:.3f}", h.file, str(h.page), snippet)
+    Console().print(table)
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Documents, chunks, embedding model and data directory."""
+    from ingest.manifest import FAILED, INDEXED, Manifest
+    from vectorstore.store import open_collection_info
+
+    settings = get_settings()
+    info = open_collection_info(settings)
+    manifest = Manifest(settings.records_db)
+    rows = manifest.all()
+    manifest.close()
+    meta = info["metadata"]
+    data = {
+        "documents": sum(r.status == INDEXED for r in rows),
+        "chunks": info["chunks"],
+        "failed_documents": [
+            {"file": r.doc_id, "reason": r.error} for r in rows if r.status == FAILED
+        ],
+        "pages": sum(r.pages for r in rows if r.status == INDEXED),
+        "embedding_model": meta.get("embedder") or settings.embedding_model,
+        "embedding_dimension": meta.get("dimension"),
+        "data_dir": str(settings.data_dir.resolve()),
+        "collection": settings.collection,
+        "chroma": (
+            f"http://{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else "embedded"
+        ),
+    }
+    if as_json:
+        _emit(data)
+        return
+    for key, value in data.items():
+        if key == "failed_documents":
+            for f in value:
+                console.print(f"[yellow]failed[/yellow] {f['file']}: {f['reason']}")
+        else:
+            console.print(f"{key}: {value}")
+
+
+@app.command()
+def delete(
+    doc: Annotated[str, typer.Argument(help="Document id (relative path), path or file name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove a document and all its chunks."""
+    from ingest.pipeline import Ingestor
+
+    settings = get_settings()
+    try:
+        ingestor = Ingestor(settings)
+        deleted = ingestor.delete(doc)
+        ingestor.close()
+    except EmbedderMismatchError as exc:
+        _fail(str(exc), as_json)
+        return
+    if not deleted:
+        _fail(f"no ingested document matches {doc!r}", as_json)
+    if as_json:
+        _emit({"deleted": deleted})
+    else:
+        console.print(f"deleted {', '.join(deleted)}")
+
+
+if __name__ == "__main__":
+    app()

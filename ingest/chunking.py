@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,9 @@ class Chunk:
     chunk_index: int
     section: str
     content_hash: str
+    header: str = ""
+    """Context line(s) embedded and indexed with the text (document, region, section), so a
+    passage that never names its strategy is still found by "Luxembourg priorities"."""
 
 
 def content_hash(text: str) -> str:
@@ -72,30 +76,48 @@ class Chunker:
     def model_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def _fit(self, text: str) -> list[str]:
-        if self.model_tokens(text) <= self.max_model_tokens:
+    def _fit(self, text: str, budget: int) -> list[str]:
+        if self.model_tokens(text) <= budget:
             return [text]
-        return [p for part in self._guard.split_text(text) for p in self._fit_strict(part)]
+        guard = self._guard
+        if budget < self.max_model_tokens:
+            guard = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+                self._tokenizer,
+                chunk_size=budget,
+                chunk_overlap=min(self._guard._chunk_overlap, budget // 4),
+                separators=SEPARATORS,
+                keep_separator="end",
+            )
+        return [p for part in guard.split_text(text) for p in self._fit_strict(part, budget)]
 
-    def _fit_strict(self, text: str) -> list[str]:
-        if self.model_tokens(text) <= self.max_model_tokens:
+    def _fit_strict(self, text: str, budget: int) -> list[str]:
+        if self.model_tokens(text) <= budget:
             return [text]
         half = len(text) // 2  # a run the splitter could not cut (one huge "word")
-        return self._fit_strict(text[:half]) + self._fit_strict(text[half:])
+        return self._fit_strict(text[:half], budget) + self._fit_strict(text[half:], budget)
 
-    def chunk(self, pages: list[PageText]) -> list[Chunk]:
+    def chunk(
+        self, pages: list[PageText], header_for: Callable[[str], str] | None = None
+    ) -> list[Chunk]:
+        """``header_for(section)`` gives the context header; header + text fit the model."""
         chunks: list[Chunk] = []
         section = ""
+        budgets: dict[str, tuple[str, int]] = {}
         for page in pages:
             for heading, body in split_sections(page.text):
                 section = heading or section
+                if section not in budgets:
+                    header = header_for(section) if header_for else ""
+                    budget = self.max_model_tokens - (self.model_tokens(header) if header else 0)
+                    budgets[section] = (header, max(budget, self.max_model_tokens // 2))
+                header, budget = budgets[section]
                 for piece in self.splitter.split_text(body):
-                    for text in self._fit(piece.strip()):
+                    for text in self._fit(piece.strip(), budget):
                         text = text.strip()
                         if len(text) < MIN_CHUNK_CHARS:
                             continue
                         chunks.append(
-                            Chunk(text, page.page, len(chunks), section, content_hash(text))
+                            Chunk(text, page.page, len(chunks), section, content_hash(text), header)
                         )
         return chunks
 

@@ -32,6 +32,8 @@ _PAGE_NUMBER = re.compile(r"^(page\s*)?\d{1,4}(\s*(/|of)\s*\d{1,4})?$", re.IGNOR
 _BULLET = re.compile(r"^([•●▪■◦○·\-–—*➢✓]|\(?[a-z0-9]{1,3}[.)])\s+", re.IGNORECASE)
 _NUMBERED_HEADING = re.compile(r"^(\d{1,2}(\.\d{1,2}){0,3}\.?|[IVX]{1,5}\.)\s+\S")
 _TERMINAL = (".", "!", "?", ":", ";")
+_LINE_HYPHENS = ("-", "\u2010", "\u2011")
+_COMPOUND_BREAK = re.compile(r"\w[-\u2010\u2011]$")
 HEADER_FOOTER_LINES = 3
 """How many lines at the top and bottom of a page are candidates for running headers/footers."""
 
@@ -68,7 +70,7 @@ def find_running_lines(pages: list[list[str]]) -> set[str]:
 def looks_like_heading(line: str) -> bool:
     """Short, title-like lines: numbered ("2.3 Governance"), ALL CAPS, or Title Case."""
     text = line.strip()
-    if not (3 <= len(text) <= 90) or text.endswith((*_TERMINAL, ",")):
+    if not (3 <= len(text) <= 90) or text.endswith((*_TERMINAL, ",", *_LINE_HYPHENS)):
         return False
     letters = sum(ch.isalpha() for ch in text)
     if letters < 3 or letters / len(text) < 0.6 or _BULLET.match(text):
@@ -97,7 +99,9 @@ def _join_lines(lines: list[str]) -> str:
                 buf = ""
             out.append("")
             continue
-        if line.startswith("#") or (looks_like_heading(line) and not buf.endswith((",", "-"))):
+        if line.startswith("#") or (
+            looks_like_heading(line) and not buf.endswith((",", *_LINE_HYPHENS))
+        ):
             if buf:
                 out.append(buf)
                 buf = ""
@@ -107,7 +111,9 @@ def _join_lines(lines: list[str]) -> str:
             out.append(buf)
             buf = line
             continue
-        if buf and not buf.endswith(_TERMINAL):
+        if buf and _COMPOUND_BREAK.search(buf):
+            buf = f"{buf}{line}"  # "Smart-" + "Specialisation": the hyphen is part of the word
+        elif buf and not buf.endswith(_TERMINAL):
             buf = f"{buf} {line}"
         else:
             if buf:

@@ -129,7 +129,14 @@ def _load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
 
 
 def _decode(data: bytes) -> str:
-    """UTF-8 first (with or without BOM); otherwise the best charset guess, never a crash."""
+    """UTF-8 first (with or without BOM); otherwise the best charset guess, never a crash.
+
+    Windows-1252 (a superset of Latin-1) wins when it reads the bytes about as cleanly and at
+    least as coherently as the detector's own pick: on short Western European text the detector
+    ties many code pages and picks e.g. cp1250 ("naïve" -> "naďve") or cp775 ("Zürich" ->
+    "Z³rich"). Code pages the detector tells apart (Polish, Cyrillic, Greek, Lithuanian) still
+    win; an exact tie (Czech in cp1250 reads cleanly as cp1252 too) goes to cp1252.
+    """
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -137,6 +144,11 @@ def _decode(data: bytes) -> str:
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
+    western = from_bytes(data, cp_isolation=["cp1252"]).best()
+    if western is not None and (
+        best is None or (western.chaos <= best.chaos + 0.05 and western.coherence >= best.coherence)
+    ):
+        return str(western)
     if best is not None:
         return str(best)
     return data.decode("utf-8", errors="replace")

@@ -38,6 +38,13 @@ MIGRATIONS = [
         CREATE INDEX documents_abs_path ON documents(abs_path);
         """,
     ),
+    (
+        "002_state",
+        """
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO state VALUES ('generation', '0')
+        """,
+    ),
 ]
 
 INDEXED, INDEXING, FAILED = "indexed", "indexing", "failed"
@@ -160,3 +167,15 @@ class Manifest:
 
     def clear(self) -> None:
         self.conn.execute("DELETE FROM documents")
+        self.bump_generation()
+
+    def generation(self) -> int:
+        """Bumped whenever the chunk set changes; derived indexes (BM25) compare against it."""
+        row = self.conn.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_generation(self) -> int:
+        self.conn.execute(
+            "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+        )
+        return self.generation()

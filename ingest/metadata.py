@@ -24,7 +24,9 @@ _GUIDANCE_HINTS = re.compile(
     r"\b(guid\w*|method\w*|manual|handbook|toolbox|toolkit|how.to)\b", re.IGNORECASE
 )
 _BAD_TITLES = re.compile(
-    r"^(microsoft (word|powerpoint)|untitled|document\d*$)|\.(docx?|pdf)$", re.I
+    r"^(microsoft (word|powerpoint)|powerpoint presentation$|untitled|document\d*$)"
+    r"|\.(docx?|pdf|pptx?|indd|qxp|xlsx?|odt|rtf)$",
+    re.I,
 )
 
 
@@ -42,11 +44,20 @@ class DocumentMetadata:
     year: int = 0
 
     def as_chroma(self) -> dict[str, Any]:
-        """Chroma metadata: empty/unknown values dropped (Chroma cannot store None)."""
-        return {k: v for k, v in asdict(self).items() if v not in ("", -1, 0, None)}
+        """Chroma metadata: empty/unknown values dropped (Chroma cannot store None).
+
+        Unknown is "" for text, -1 for ``nuts_level`` and 0 for ``year``; ``nuts_level`` 0 is a
+        real value (a national document) and is kept so ``--where nuts_level=0`` finds it.
+        """
+        return {
+            k: v
+            for k, v in asdict(self).items()
+            if v is not None and v != "" and v != _UNKNOWN.get(k, "")
+        }
 
 
 OVERRIDABLE = {f.name for f in fields(DocumentMetadata)}
+_UNKNOWN: dict[str, Any] = {"nuts_level": -1, "year": 0}
 
 
 def detect_language(text: str) -> str:

@@ -25,9 +25,16 @@ from ingest.cleaning import clean_pages
 from ingest.errors import EmptyFileError, IngestError, UnsupportedFileError
 from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
 from ingest.manifest import FAILED, INDEXED, INDEXING, DocumentRow, Manifest
-from ingest.metadata import apply_overrides, infer_metadata, read_manifest, sidecar_path
+from ingest.metadata import (
+    DocumentMetadata,
+    apply_overrides,
+    infer_metadata,
+    read_manifest,
+    sidecar_path,
+)
 from ingest.records import ChunkRecords
 from s3assist.settings import Settings
+from vectorstore.bm25 import BM25Index, bm25_dir
 from vectorstore.embeddings import S3Embeddings, make_embedder
 from vectorstore.store import ChunkStore
 
@@ -186,9 +193,14 @@ class Ingestor:
         )
         self.embedder = base
         self._timed = _TimedEmbeddings(base, self.progress.chunks_done, self.times)
-        self.store = ChunkStore(settings, self._timed)
+        self._extra: dict[str, S3Embeddings] = {}
+        if settings.multilingual_index:
+            use = make_embedder("use", threads=settings.embedding_threads)
+            self._extra["multilingual"] = _TimedEmbeddings(use, lambda n: None, self.times)
+        self.store = ChunkStore(settings, self._timed, extra=self._extra)
         self.records = ChunkRecords(settings)
         self.manifest = Manifest(settings.records_db)
+        self.bm25 = BM25Index(bm25_dir(settings))
         self.limits = LoadLimits(
             max_bytes=int(settings.max_file_mb * 1e6),
             max_pages=settings.max_pages,
@@ -230,6 +242,9 @@ class Ingestor:
         if prune:
             for folder in (p.resolve() for p in paths if p.is_dir()):
                 report.deleted.extend(self._prune_missing(folder, report))
+        t0 = time.perf_counter()
+        self.bm25.ensure(self.store, self.manifest.generation())
+        self.times.store_s += time.perf_counter() - t0
         report.seconds = time.perf_counter() - start
         return report
 
@@ -238,6 +253,8 @@ class Ingestor:
         rows = self.find(doc)
         for row in rows:
             self._remove(row.doc_id)
+        if rows:
+            self.bm25.ensure(self.store, self.manifest.generation())
         return [r.doc_id for r in rows]
 
     def find(self, doc: str) -> list[DocumentRow]:
@@ -254,7 +271,8 @@ class Ingestor:
         self.store.drop()
         self.records.clear()
         self.manifest.clear()
-        self.store = ChunkStore(self.settings, self._timed)
+        self.store = ChunkStore(self.settings, self._timed, extra=self._extra)
+        self.bm25.ensure(self.store, self.manifest.generation())
 
     def repair_if_needed(self, force: bool = False) -> int:
         """After a crash: drop chunks no record knows, forget records with no chunk.
@@ -264,13 +282,17 @@ class Ingestor:
         """
         if not force and not self.manifest.all(INDEXING):
             return 0
-        in_store = self.store.all_ids()
+        per_collection = self.store.ids_per_collection()
+        in_any = set().union(*per_collection)
+        in_all = set.intersection(*per_collection)
         in_records = self.records.all_keys()
-        orphans = sorted(in_store - in_records)
-        missing = sorted(in_records - in_store)
+        orphans = sorted(in_any - in_records)
+        missing = sorted(in_records - in_all)
+        self.manifest.bump_generation()
         if orphans:
             self.store.delete(orphans)
-        if missing:
+        if missing:  # half-written chunks: forget them everywhere, the file is re-indexed
+            self.store.delete(missing)
             self.records.delete_keys(missing)
         for row in self.manifest.all(INDEXING):
             row.status = FAILED
@@ -330,13 +352,14 @@ class Ingestor:
             0.0,
         )
         self.manifest.upsert(row)
+        self.manifest.bump_generation()  # before writing: a crash leaves BM25 marked stale
         self.progress.chunks(path.name, len(docs))
         t0 = time.perf_counter()
         embed_before = self.times.embed_s
         result = index(
             docs,
             self.records.manager,
-            self.store.vs,
+            self.store.index_target,
             cleanup="incremental",
             source_id_key="doc_id",
             batch_size=max(1, len(docs)),
@@ -361,15 +384,20 @@ class Ingestor:
         t0 = time.perf_counter()
         loaded = load_file(path, self.limits)
         pages = clean_pages(loaded.pages)
-        meta = apply_overrides(infer_metadata(loaded, pages), path, doc_id, overrides)
+        meta: DocumentMetadata = apply_overrides(
+            infer_metadata(loaded, pages), path, doc_id, overrides
+        )
         t1 = time.perf_counter()
-        chunks = self.chunker.chunk(pages)
+        chunks = self.chunker.chunk(pages, lambda section: context_header(meta, doc_id, section))
         self.times.parse_s += t1 - t0
         self.times.chunk_s += time.perf_counter() - t1
         if not chunks:
             raise EmptyFileError("no text left to index after cleaning")
         base = {**meta.as_chroma(), "doc_id": doc_id, "file": doc_id}
-        docs = [Document(page_content=c.text, metadata={**base, **_chunk_meta(c)}) for c in chunks]
+        docs = [
+            Document(page_content=c.header + c.text, metadata={**base, **_chunk_meta(c)})
+            for c in chunks
+        ]
         return docs, len(loaded.pages), asdict(meta)
 
     def _fail(
@@ -394,6 +422,7 @@ class Ingestor:
         return "failed"
 
     def _remove(self, doc_id: str) -> None:
+        self.manifest.bump_generation()
         keys = self.records.keys_for(doc_id)
         if keys:
             self.store.delete(keys)
@@ -411,6 +440,26 @@ class Ingestor:
         return gone
 
 
+def reset_index(settings: Settings) -> None:
+    """Forget everything indexed in the configured collection without opening it, so it works
+    when the stored vectors come from another embedder (the point of ``--rebuild``)."""
+    import shutil
+
+    from vectorstore.store import make_client
+
+    client = make_client(settings)
+    prefix = f"{settings.collection}__"
+    for col in client.list_collections():
+        name = col if isinstance(col, str) else col.name
+        if name == settings.collection or name.startswith(prefix):
+            client.delete_collection(name)
+    ChunkRecords(settings).clear()
+    manifest = Manifest(settings.records_db)
+    manifest.clear()
+    manifest.close()
+    shutil.rmtree(bm25_dir(settings), ignore_errors=True)
+
+
 def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "page": chunk.page,
@@ -419,7 +468,23 @@ def _chunk_meta(chunk: Chunk) -> dict[str, Any]:
     }
     if chunk.section:
         meta["section"] = chunk.section
+    if chunk.header:
+        meta["context_chars"] = len(chunk.header)
     return meta
+
+
+def context_header(meta: DocumentMetadata, doc_id: str, section: str) -> str:
+    """The line(s) stored and embedded before each chunk: file name, title, place, section.
+
+    File names of S3 documents are often the most telling label ("NL_Northern_Netherlands_RIS3",
+    "OnlineS3_2.7_SWOT_Analysis_Guideline"); titles extracted from PDFs are often generic.
+    """
+    name = Path(doc_id).stem.replace("_", " ")
+    place = meta.region or meta.country_name
+    title = meta.title[:100]
+    parts = [name, "" if title.lower() in name.lower() else title, place]
+    line = " | ".join(dict.fromkeys(p for p in parts if p))
+    return f"{line}\n{section[:80]}\n" if section else f"{line}\n"
 
 
 def _relative(path: Path, root: Path) -> str:

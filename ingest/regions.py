@@ -48,6 +48,12 @@ class Region:
         return "national" if self.level == 0 else "regional"
 
 
+def fold_keep_case(text: str) -> str:
+    """Accents stripped, case kept (for proper-noun checks)."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text if not unicodedata.combining(ch))
+
+
 def fold(text: str) -> str:
     """Lower case, accents stripped, punctuation to spaces, direction adjectives unified."""
     text = unicodedata.normalize("NFKD", text)
@@ -61,17 +67,30 @@ class Gazetteer:
     def __init__(self, regions: list[Region]):
         self.by_code = {r.nuts_code: r for r in regions}
         self._names: dict[str, list[Region]] = {}
+        self._spellings: dict[str, set[str]] = {}
         for region in regions:
             for name in {region.name, region.name_en, *region.name.split("/")}:
                 key = fold(name)
                 if len(key) >= _MIN_NAME_CHARS and not key.startswith("extra regio"):
                     self._names.setdefault(key, []).append(region)
+                    self._spellings.setdefault(key, set()).add(name.strip())
         # Longest names first so the first match is the most specific one.
         self._ordered = sorted(self._names, key=len, reverse=True)
         self._pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in self._ordered) + r")\b")
 
     def country(self, code: str) -> Region | None:
         return self.by_code.get(code.upper())
+
+    def _as_proper_noun(self, key: str, text: str) -> bool:
+        """The text spells the name as a name: "cross border" is not Border (IE041).
+
+        Either an exact registered spelling occurs, or the name's longest word occurs
+        capitalised ("South Ostrobothnia" for the registered "Southern Ostrobothnia").
+        """
+        if any(sp in text for sp in self._spellings[key]):
+            return True
+        word = max(key.split(), key=len).capitalize()
+        return re.search(rf"\b{re.escape(word)}\b", fold_keep_case(text)) is not None
 
     def _pick(self, name: str, country: str | None) -> Region | None:
         candidates = [
@@ -86,6 +105,8 @@ class Gazetteer:
         best_len = 0
         for m in self._pattern.finditer(folded):
             name = m.group(1)
+            if not self._as_proper_noun(name, text.replace("_", " ")):
+                continue
             region = self._pick(name, country)
             if region and len(name) > best_len:
                 best, best_len = region, len(name)
@@ -98,6 +119,7 @@ class Gazetteer:
             name = m.group(1)
             if len(name) >= _MIN_TEXT_NAME_CHARS and self._pick(name, country):
                 counts[name] = counts.get(name, 0) + 1
+        counts = {n: c for n, c in counts.items() if self._as_proper_noun(n, text)}
         if not counts:
             return None
         name, n = max(counts.items(), key=lambda kv: (kv[1], len(kv[0])))

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval.cli import eval_app
 from ingest.errors import EmbedderMismatchError
 from s3assist.settings import get_settings
 
@@ -23,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="S3 Assistant: ingest, search and ask Smart Specialisation Strategy documents.",
 )
+app.add_typer(eval_app, name="eval")
 console = Console(stderr=True)
 EXIT_PARTIAL = 3
 
@@ -83,7 +85,9 @@ def ingest(
 
     settings = get_settings()
     if rebuild:
-        _rebuild_store(settings)
+        from ingest.pipeline import reset_index
+
+        reset_index(settings)
     try:
         if as_json:
             ingestor = Ingestor(settings, progress=NoProgress())
@@ -115,23 +119,6 @@ def ingest(
             console.print(f"[yellow]skipped[/yellow] {failure.file}: {failure.reason}")
     if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
-
-
-def _rebuild_store(settings: Any) -> None:
-    """Drop collection, records and manifest without opening the store with the new embedder."""
-    from ingest.manifest import Manifest
-    from ingest.records import ChunkRecords
-    from vectorstore.store import make_client
-
-    client = make_client(settings)
-    try:
-        client.delete_collection(settings.collection)
-    except Exception:  # nothing to drop
-        pass
-    ChunkRecords(settings).clear()
-    manifest = Manifest(settings.records_db)
-    manifest.clear()
-    manifest.close()
 
 
 @app.command()

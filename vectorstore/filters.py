@@ -33,7 +33,7 @@ class FilterError(ValueError):
     pass
 
 
-def _value(field: str, raw: Any) -> Any:
+def coerce_value(field: str, raw: Any) -> Any:
     if field in SCALAR_FIELDS and SCALAR_FIELDS[field] is int:
         try:
             return int(raw)
@@ -45,6 +45,12 @@ def _value(field: str, raw: Any) -> Any:
     if field in LOWER_FIELDS:
         return text.lower()
     return text
+
+
+def _check_field(field: str) -> None:
+    if field not in SCALAR_FIELDS and field not in LIST_FIELDS:
+        known = ", ".join([*SCALAR_FIELDS, *LIST_FIELDS])
+        raise FilterError(f"unknown filter field {field!r}; known fields: {known}")
 
 
 def _clause(field: str, values: list[Any]) -> dict[str, Any]:
@@ -60,11 +66,9 @@ def build_where(filters: dict[str, Any]) -> dict[str, Any] | None:
     for field, raw in filters.items():
         if raw in (None, "", []):
             continue
-        if field not in SCALAR_FIELDS and field not in LIST_FIELDS:
-            known = ", ".join([*SCALAR_FIELDS, *LIST_FIELDS])
-            raise FilterError(f"unknown filter field {field!r}; known fields: {known}")
+        _check_field(field)
         raws = raw if isinstance(raw, list | tuple | set) else str(raw).split(",")
-        values = [_value(field, r) for r in raws if str(r).strip()]
+        values = [coerce_value(field, r) for r in raws if str(r).strip()]
         if values:
             clauses.append(_clause(field, values))
     if not clauses:
@@ -84,14 +88,21 @@ def parse_where_args(args: list[str]) -> dict[str, list[str]]:
 
 
 def matches(metadata: dict[str, Any], filters: dict[str, Any]) -> bool:
-    """The same semantics as :func:`build_where`, in Python (for BM25 and cached results)."""
+    """The same semantics as :func:`build_where`, in Python (for BM25 and cached results).
+
+    Like :func:`build_where`, every filter is checked (unknown field, bad number) before any
+    chunk is tested, so a bad filter raises instead of silently matching nothing.
+    """
+    wanted: list[tuple[str, set[Any]]] = []
     for field, raw in filters.items():
         if raw in (None, "", []):
             continue
+        _check_field(field)
         raws = raw if isinstance(raw, list | tuple | set) else str(raw).split(",")
-        values = {_value(field, r) for r in raws if str(r).strip()}
-        if not values:
-            continue
+        values = {coerce_value(field, r) for r in raws if str(r).strip()}
+        if values:
+            wanted.append((field, values))
+    for field, values in wanted:
         have = metadata.get(field)
         if field in LIST_FIELDS:
             if not values & set(have or []):

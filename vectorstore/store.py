@@ -6,6 +6,7 @@ it with other settings raises :class:`EmbedderMismatchError` instead of silently
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import VectorStore
 
 from ingest.errors import EmbedderMismatchError
 from s3assist.settings import Settings
@@ -56,11 +59,69 @@ def make_client(settings: Settings) -> chromadb.ClientAPI:
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+class _MirroredStore(VectorStore):
+    """What LangChain's ``index()`` writes to: every chunk goes into each collection.
+
+    The primary (MiniLM) collection holds text and metadata; each extra signal (the multilingual
+    encoder) has its own collection with the same ids, so one record manager keeps them all in
+    step and a delete removes a chunk everywhere.
+    """
+
+    def __init__(self, stores: list[Chroma]):
+        self.stores = stores
+
+    @property
+    def embeddings(self) -> Embeddings | None:
+        return self.stores[0].embeddings
+
+    def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids: list[str] = []
+        for store in self.stores:
+            ids = store.add_documents(documents, **kwargs)
+        return ids
+
+    def add_texts(
+        self, texts: Iterable[str], metadatas: list[dict] | None = None, **kwargs: Any
+    ) -> list[str]:
+        docs = [
+            Document(page_content=t, metadata=(metadatas or [{}] * (i + 1))[i])
+            for i, t in enumerate(texts)
+        ]
+        return self.add_documents(docs, **kwargs)
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool | None:
+        for store in self.stores:
+            store.delete(ids=ids, **kwargs)
+        return True
+
+    def similarity_search(self, query: str, k: int = 4, **kwargs: Any) -> list[Document]:
+        return self.stores[0].similarity_search(query, k, **kwargs)
+
+    @classmethod
+    def from_texts(cls, *args: Any, **kwargs: Any) -> _MirroredStore:
+        raise NotImplementedError("build a ChunkStore instead")
+
+
 class ChunkStore:
-    def __init__(self, settings: Settings, embedder: S3Embeddings, client: Any = None):
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: S3Embeddings,
+        client: Any = None,
+        extra: dict[str, S3Embeddings] | None = None,
+    ):
+        """``extra`` maps a signal name to its embedder; by default the multilingual encoder
+        when ``settings.multilingual_index`` is on."""
         self.settings = settings
         self.embedder = embedder
         self.client = client or make_client(settings)
+        if extra is None:
+            extra = {}
+            if settings.multilingual_index:
+                from vectorstore.embeddings import make_embedder
+
+                extra["multilingual"] = make_embedder("use", threads=settings.embedding_threads)
+        self.extra_embedders = extra
         self.expected = {
             "s3assist_schema": SCHEMA_VERSION,
             "embedder": embedder.name,
@@ -68,53 +129,84 @@ class ChunkStore:
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
             "tokenizer_encoding": settings.tokenizer_encoding,
+            "extra_signals": ",".join(f"{k}={v.name}" for k, v in sorted(extra.items())),
         }
-        self._check_existing()
-        self.vs = Chroma(
+        self._check_existing(settings.collection, self.expected)
+        self.vs = self._open(settings.collection, embedder, self.expected)
+        self.extra: dict[str, Chroma] = {}
+        for signal, emb in sorted(extra.items()):
+            meta = {
+                "s3assist_schema": SCHEMA_VERSION,
+                "embedder": emb.name,
+                "dimension": emb.dimension,
+                "primary": settings.collection,
+            }
+            name = self.extra_collection_name(signal)
+            self._check_existing(name, meta)
+            self.extra[signal] = self._open(name, emb, meta)
+        self.index_target = _MirroredStore([self.vs, *self.extra.values()])
+
+    def extra_collection_name(self, signal: str) -> str:
+        return f"{self.settings.collection}__{signal}"
+
+    def _open(self, name: str, embedder: S3Embeddings, meta: dict[str, Any]) -> Chroma:
+        return Chroma(
             client=self.client,
-            collection_name=settings.collection,
+            collection_name=name,
             embedding_function=embedder,
-            collection_metadata=self.expected,
+            collection_metadata=meta,
             collection_configuration={"hnsw": {"space": "cosine"}},
         )
 
-    def _check_existing(self) -> None:
+    def _check_existing(self, name: str, expected: dict[str, Any]) -> None:
         try:
-            existing = self.client.get_collection(self.settings.collection)
+            existing = self.client.get_collection(name)
         except Exception:  # NotFoundError differs between client kinds; absent is fine
             return
         found = dict(existing.metadata or {})
-        diffs = {k: (found.get(k), v) for k, v in self.expected.items() if found.get(k) != v}
+        diffs = {k: (found.get(k), v) for k, v in expected.items() if found.get(k) != v}
         if diffs:
             detail = ", ".join(
                 f"{k}: index has {a!r}, settings say {b!r}" for k, (a, b) in diffs.items()
             )
             raise EmbedderMismatchError(
-                f"collection '{self.settings.collection}' was built with other embedding "
-                f"settings ({detail}). Run `s3assist ingest --rebuild PATH...` to re-embed "
-                "everything, or set S3ASSIST_COLLECTION to use a separate collection."
+                f"collection '{name}' was built with other embedding settings ({detail}). "
+                "Run `s3assist ingest --rebuild PATH...` to re-embed everything, or set "
+                "S3ASSIST_COLLECTION to use a separate collection."
             )
 
     @property
     def collection(self) -> Any:
         return self.vs._collection
 
+    def collections(self) -> list[Any]:
+        return [self.vs._collection, *(c._collection for c in self.extra.values())]
+
     def count(self) -> int:
         return int(self.collection.count())
 
-    def all_ids(self) -> set[str]:
+    @staticmethod
+    def _ids(collection: Any) -> set[str]:
         ids: set[str] = set()
         offset, page = 0, 5000
         while True:
-            got = self.collection.get(include=[], limit=page, offset=offset)
+            got = collection.get(include=[], limit=page, offset=offset)
             ids.update(got["ids"])
             if len(got["ids"]) < page:
                 return ids
             offset += page
 
+    def all_ids(self) -> set[str]:
+        """Ids in the primary collection."""
+        return self._ids(self.collection)
+
+    def ids_per_collection(self) -> list[set[str]]:
+        return [self._ids(c) for c in self.collections()]
+
     def delete(self, ids: list[str]) -> None:
-        for start in range(0, len(ids), 5000):
-            self.collection.delete(ids=ids[start : start + 5000])
+        for collection in self.collections():
+            for start in range(0, len(ids), 5000):
+                collection.delete(ids=ids[start : start + 5000])
 
     def get_documents(self, where: dict[str, Any] | None = None) -> list[Document]:
         got = self.collection.get(where=where, include=["documents", "metadatas"])
@@ -123,47 +215,84 @@ class ChunkStore:
             for id_, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         ]
 
-    def search(self, query: str, k: int, where: dict[str, Any] | None = None) -> list[Hit]:
-        """Dense search; score = cosine similarity (1 - cosine distance)."""
-        vector = self.embedder.embed_query(query)
-        return self.search_by_vector(vector, k, where)
+    def search(
+        self, query: str, k: int, where: dict[str, Any] | None = None, signal: str = "dense"
+    ) -> list[Hit]:
+        """Dense search with one signal ("dense" = MiniLM, or an extra such as
+        "multilingual"); score = cosine similarity (1 - cosine distance)."""
+        if signal == "dense":
+            vector = self.embedder.embed_query(query)
+            return self.search_by_vector(vector, k, where)
+        if signal not in self.extra:
+            raise ValueError(
+                f"no '{signal}' index: enable it (S3ASSIST_MULTILINGUAL_INDEX=true) and re-ingest"
+            )
+        vector = self.extra_embedders[signal].embed_query(query)
+        return self.search_by_vector(vector, k, where, signal)
 
     def search_by_vector(
-        self, vector: list[float], k: int, where: dict[str, Any] | None = None
+        self,
+        vector: list[float],
+        k: int,
+        where: dict[str, Any] | None = None,
+        signal: str = "dense",
     ) -> list[Hit]:
-        res = self.collection.query(
+        collection: Any = self.collection if signal == "dense" else self.extra[signal]._collection
+        res = collection.query(
             query_embeddings=[vector],
             n_results=k,
             where=where or None,
-            include=["documents", "metadatas", "distances"],
+            include=["distances"] if signal != "dense" else ["documents", "metadatas", "distances"],
         )
-        hits = []
-        for id_, text, meta, dist in zip(
-            res["ids"][0],
-            res["documents"][0],
-            res["metadatas"][0],
-            res["distances"][0],
-            strict=True,
-        ):
-            meta = dict(meta or {})
-            hits.append(
-                Hit(
-                    id=id_,
-                    file=str(meta.get("file", "")),
-                    page=int(meta.get("page", 0)),
-                    text=text or "",
-                    score=1.0 - float(dist),
-                    metadata=meta,
-                )
+        ids = res["ids"][0]
+        scores = [1.0 - float(d) for d in res["distances"][0]]
+        if signal != "dense":  # text and metadata live in the primary collection
+            return self.hits_for(ids, scores)
+        return [
+            _hit(id_, text, meta, score)
+            for id_, text, meta, score in zip(
+                ids, res["documents"][0], res["metadatas"][0], scores, strict=True
             )
-        return hits
+        ]
+
+    def hits_for(self, ids: list[str], scores: list[float]) -> list[Hit]:
+        if not ids:
+            return []
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        by_id = {
+            i: (t, m)
+            for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        return [
+            _hit(i, by_id[i][0], by_id[i][1], s)
+            for i, s in zip(ids, scores, strict=True)
+            if i in by_id
+        ]
 
     def drop(self) -> None:
-        """Delete the collection (for a rebuild with new embedding settings)."""
-        try:
-            self.client.delete_collection(self.settings.collection)
-        except Exception:  # already gone
-            pass
+        """Delete the collections (for a rebuild with new embedding settings)."""
+        for name in [self.settings.collection, *map(self.extra_collection_name, self.extra)]:
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # already gone
+                pass
+
+
+def passage(text: str | None, meta: dict[str, Any]) -> str:
+    """The chunk's own text, without the context header stored in front of it."""
+    return (text or "")[int(meta.get("context_chars", 0)) :]
+
+
+def _hit(id_: str, text: str | None, meta: Any, score: float) -> Hit:
+    meta = dict(meta or {})
+    return Hit(
+        id=id_,
+        file=str(meta.get("file", "")),
+        page=int(meta.get("page", 0)),
+        text=passage(text, meta),
+        score=score,
+        metadata=meta,
+    )
 
 
 def open_collection_info(settings: Settings) -> dict[str, Any]:

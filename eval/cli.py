@@ -1,0 +1,84 @@
+"""``s3assist eval ...``: measurement commands (a typer sub-app mounted by ``s3assist.cli``).
+
+Heavy imports happen inside the commands, so ``s3assist --help`` stays fast.
+Exit codes: 0 success; 1 error (nothing measured); 3 partial (some variants skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+DATASETS = Path(__file__).resolve().parent / "datasets"
+EXIT_PARTIAL = 3
+
+eval_app = typer.Typer(
+    no_args_is_help=True,
+    help="Measure retrieval (and later answers) against the hand-checked datasets.",
+)
+console = Console(stderr=True)
+
+
+@eval_app.command("retrieval")
+def retrieval(
+    dataset: Annotated[
+        Path, typer.Option(help="Retrieval dataset (JSONL with page-level gold).")
+    ] = DATASETS / "retrieval_dev.jsonl",
+    corpus: Annotated[
+        Path, typer.Option(help="Corpus root the gold files are relative to.")
+    ] = Path("../shared/corpus"),
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default eval/runs/<timestamp>).")
+    ] = None,
+    variants: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: naive, bm25, dense, multilingual, hybrid, hybrid_rescored, "
+            "store (plain chunk-store dense search)."
+        ),
+    ] = "naive,bm25,dense,multilingual,hybrid,hybrid_rescored",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json instead of the table.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Score retriever variants at page level (hit@k, recall@10, MRR, nDCG@10, latency)."""
+    from eval.datasets import DatasetError
+    from eval.retrieval import run_retrieval_eval
+    from ingest.errors import EmbedderMismatchError
+    from s3assist.settings import get_settings
+
+    names = [v.strip() for v in variants.split(",") if v.strip()]
+    out_dir = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if not corpus.is_dir():
+        _fail(f"corpus folder not found: {corpus}", as_json)
+    if not dataset.is_file():
+        _fail(f"dataset not found: {dataset}", as_json)
+    try:
+        result = run_retrieval_eval(
+            get_settings(), dataset, names, out_dir, corpus, quiet=quiet or as_json
+        )
+    except (DatasetError, EmbedderMismatchError, ValueError) as exc:
+        _fail(str(exc), as_json)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(result.markdown)
+        console.print(f"written to {result.out_dir}/ (summary.json, per_query.jsonl, retrieval.md)")
+    if result.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _fail(message: str, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": message}) + "\n")
+    else:
+        console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)

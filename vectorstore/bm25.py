@@ -1,0 +1,168 @@
+"""BM25 over every chunk (bm25s), persisted next to the Chroma data.
+
+S3 texts are full of acronyms and codes (RIS3, EDP, NACE, NUTS, KETs) that MiniLM blurs and
+BM25 matches exactly. bm25s has no incremental update, so the index is rebuilt from the Chroma
+collection (the single source of truth) whenever the ingest generation moves on; queries load
+the saved index once and never rebuild per query. Filter fields are kept as column arrays so a
+filter becomes a ``weight_mask`` instead of a post-filter that could empty the top k.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vectorstore.filters import LIST_FIELDS, SCALAR_FIELDS, coerce_value
+
+FILTER_COLUMNS = [*SCALAR_FIELDS, *LIST_FIELDS]
+
+
+def bm25_dir(settings: Any) -> Path:
+    return Path(settings.data_dir) / "bm25" / settings.collection
+
+
+def _stemmer() -> Any:
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    import bm25s
+
+    tokens = bm25s.tokenize(
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return tokens
+
+
+class BM25Index:
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self.ids: list[str] = []
+        self.columns: dict[str, np.ndarray] = {}
+        self.generation = -1
+
+    # -- building ------------------------------------------------------------------------
+    def build(
+        self, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]], generation: int
+    ) -> None:
+        """Index the chunks and save atomically (a temp folder renamed into place)."""
+        import bm25s
+
+        tmp = self.folder.with_name(self.folder.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        model = bm25s.BM25()
+        if ids:
+            model.index(tokenize(texts), show_progress=False)
+            model.save(str(tmp / "model"), show_progress=False)
+        columns = {
+            f: [m.get(f) for m in metadatas]
+            for f in FILTER_COLUMNS
+            if any(f in m for m in metadatas)
+        }
+        (tmp / "chunks.json").write_text(
+            json.dumps({"generation": generation, "ids": ids, "columns": columns}),
+            encoding="utf-8",
+        )
+        old = self.folder.with_name(self.folder.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if self.folder.exists():
+            self.folder.rename(old)
+        tmp.rename(self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+        with self._lock:
+            self._set(model if ids else None, ids, columns, generation)
+
+    def _set(
+        self, model: Any, ids: list[str], columns: dict[str, list[Any]], generation: int
+    ) -> None:
+        self._model = model
+        self.ids = ids
+        self.columns = {f: np.array(v, dtype=object) for f, v in columns.items()}
+        self.generation = generation
+
+    def load(self) -> bool:
+        """Load the saved index; False when there is none yet."""
+        import bm25s
+
+        meta_path = self.folder / "chunks.json"
+        if not meta_path.is_file():
+            return False
+        data = json.loads(meta_path.read_text(encoding="utf-8"))
+        model = None
+        if data["ids"]:
+            model = bm25s.BM25.load(str(self.folder / "model"), show_progress=False)
+        with self._lock:
+            self._set(model, data["ids"], data["columns"], int(data["generation"]))
+        return True
+
+    def ensure(self, store: Any, generation: int) -> bool:
+        """Rebuild from the store when it has moved on since the saved index; True if rebuilt."""
+        if self.generation == generation or (self.load() and self.generation == generation):
+            return False
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        offset, page = 0, 5000
+        while True:
+            got = store.collection.get(
+                include=["documents", "metadatas"], limit=page, offset=offset
+            )
+            ids.extend(got["ids"])
+            texts.extend(t or "" for t in got["documents"])
+            metas.extend(dict(m or {}) for m in got["metadatas"])
+            if len(got["ids"]) < page:
+                break
+            offset += page
+        self.build(ids, texts, metas, generation)
+        return True
+
+    # -- searching -----------------------------------------------------------------------
+    def mask(self, filters: dict[str, Any]) -> np.ndarray | None:
+        """1.0 for chunks that pass the filters (same semantics as ``filters.matches``)."""
+        mask: np.ndarray | None = None
+        for field, raw in filters.items():
+            if raw in (None, "", []):
+                continue
+            raws = raw if isinstance(raw, list | tuple | set) else str(raw).split(",")
+            values = {coerce_value(field, r) for r in raws if str(r).strip()}
+            if not values:
+                continue
+            col = self.columns.get(field)
+            if col is None:
+                keep = np.zeros(len(self.ids), dtype=bool)
+            elif field in LIST_FIELDS:
+                keep = np.array([bool(values & set(v or [])) for v in col], dtype=bool)
+            else:
+                keep = np.isin(col, list(values))
+            mask = keep if mask is None else mask & keep
+        return None if mask is None else mask.astype(np.float32)
+
+    def search(
+        self, query: str, k: int, filters: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) for chunks sharing at least one query term, best first."""
+        with self._lock:
+            model, ids = self._model, self.ids
+        if model is None or not ids:
+            return []
+        q = tokenize([query])
+        known = [[t for t in q[0] if t in model.vocab_dict]]
+        if not known[0]:
+            return []
+        weight_mask = self.mask(filters or {})
+        if weight_mask is not None and not weight_mask.any():
+            return []
+        docs, scores = model.retrieve(
+            known, k=min(k, len(ids)), show_progress=False, weight_mask=weight_mask, n_threads=0
+        )
+        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]

@@ -129,25 +129,28 @@ def search(
         list[str] | None,
         typer.Option("--where", "-w", help="Filter field=value (repeatable; a,b = either)."),
     ] = None,
+    keyword: Annotated[
+        str | None, typer.Option(help="Only passages containing this text (case-insensitive).")
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Retriever: bm25, dense, multilingual, hybrid, hybrid_rescored."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Search the documents by meaning, optionally filtered by S3 metadata."""
-    from vectorstore.embeddings import make_embedder
+    """Search the documents by meaning (hybrid BM25 + dense + multilingual), with S3 filters."""
+    from assistant.retriever import KEYWORD, build_retriever
     from vectorstore.filters import FilterError, build_where, parse_where_args
-    from vectorstore.store import ChunkStore
 
     settings = get_settings()
     try:
-        filters = build_where(parse_where_args(where or []))
-        embedder = make_embedder(
-            settings.embedding_model,
-            settings.embedding_batch_size,
-            settings.embedding_device,
-            settings.embedding_threads,
-        )
-        store = ChunkStore(settings, embedder)
-        hits = store.search(query, k or settings.search_k, filters)
-    except (FilterError, EmbedderMismatchError) as exc:
+        filters: dict[str, Any] = dict(parse_where_args(where or []))
+        build_where(filters)  # validate field names and values before loading models
+        if keyword:
+            filters[KEYWORD] = keyword
+        retriever = build_retriever(settings, variant)
+        hits = retriever.search(query, k or settings.search_k, filters)
+    except (FilterError, EmbedderMismatchError, ValueError) as exc:
         _fail(str(exc), as_json)
         return
     if as_json:

@@ -56,7 +56,7 @@ class TestCli:
         assert res.exit_code == 0, res.output
         hits = _json(res)["hits"]
         assert len(hits) == 3
-        assert set(hits[0]) == {"file", "page", "text", "score", "metadata"}
+        assert set(hits[0]) == {"file", "page", "text", "score", "metadata", "retriever_scores"}
         assert hits[0]["file"] == "guidance/OnlineS3_2.4_Benchmarking_Case_Study.pdf"
 
         res = runner.invoke(app, ["search", "programme", "--where", "country=LT", "--json"])

@@ -19,6 +19,7 @@ import re
 from functools import lru_cache
 from typing import Any, Protocol
 
+from assistant.language import could_be_english
 from s3assist.settings import Settings
 from vectorstore.store import ChunkStore, Hit
 
@@ -49,55 +50,6 @@ def content_terms(text: str) -> set[str]:
     stem = _stemmer().stemWord
     stop = _stopwords()
     return {stem(w) for w in _WORD.findall(text.lower()) if w not in stop}
-
-
-@lru_cache(maxsize=1)
-def _language_identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    ident.set_languages(
-        [
-            "en",
-            "es",
-            "de",
-            "fr",
-            "it",
-            "pl",
-            "pt",
-            "nl",
-            "cs",
-            "el",
-            "hu",
-            "ro",
-            "sv",
-            "fi",
-            "da",
-            "et",
-            "lt",
-            "lv",
-            "sk",
-            "sl",
-            "hr",
-            "bg",
-        ]
-    )
-    return ident
-
-
-def query_language(query: str) -> str:
-    """Language of a short query among the EU languages (py3langid, restricted set)."""
-    lang, _ = _language_identifier().classify(query)
-    return str(lang)
-
-
-ENGLISH_MIN_PROB = 0.1
-"""Short keyword queries ("RIS3 Open Data Tool CORDIS mirror") rarely reach English as the top
-language; on the dev set every English query had P(en) >= 0.107 and no other query did."""
-
-
-def could_be_english(query: str) -> bool:
-    return dict(_language_identifier().rank(query)).get("en", 0.0) >= ENGLISH_MIN_PROB
 
 
 class LexicalCoverageRescorer:

@@ -28,7 +28,11 @@ console = Console(stderr=True)
 @eval_app.command("retrieval")
 def retrieval(
     dataset: Annotated[
-        Path, typer.Option(help="Retrieval dataset (JSONL with page-level gold).")
+        Path,
+        typer.Option(
+            help="Retrieval dataset (JSONL with page-level gold), or an answer set "
+            "(answers_*.jsonl: its answerable questions are the queries)."
+        ),
     ] = DATASETS / "retrieval_dev.jsonl",
     corpus: Annotated[
         Path, typer.Option(help="Corpus root the gold files are relative to.")

@@ -54,7 +54,8 @@ class RetrievalQuery:
     query: str
     lang: str
     kind: str
-    paraphrased: bool
+    paraphrased: bool | None
+    """None: the dataset does not say (answer sets used for retrieval)."""
     gold: tuple[GoldPage, ...]
     note: str = ""
 
@@ -223,6 +224,42 @@ def load_answer_dataset(path: Path, corpus_root: Path | None = None) -> list[Ans
     if problems:
         raise DatasetError(path, problems)
     return records
+
+
+def is_answer_dataset(path: Path) -> bool:
+    """Whether the JSONL holds answer records (``question``/``answerable``) not retrieval ones."""
+    with Path(path).open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError:
+                    return False
+                return isinstance(obj, dict) and "question" in obj and "answerable" in obj
+    return False
+
+
+def answers_as_retrieval(records: Iterable[AnswerQuery]) -> list[RetrievalQuery]:
+    """Answerable answer records as retrieval queries (question -> query, same gold pages).
+
+    Unanswerable records (no gold) are left out: they cannot be scored for retrieval. Answer
+    sets do not mark paraphrase, so ``paraphrased`` is None; ``kind`` is "question".
+    """
+    return [
+        RetrievalQuery(r.id, r.question, r.lang, "question", None, r.gold, f"topic: {r.topic}")
+        for r in records
+        if r.answerable and r.gold
+    ]
+
+
+def load_queries(path: Path, corpus_root: Path | None = None) -> list[RetrievalQuery]:
+    """Retrieval queries from a retrieval set or (its answerable records) an answer set."""
+    if is_answer_dataset(path):
+        queries = answers_as_retrieval(load_answer_dataset(path, corpus_root=corpus_root))
+        if not queries:
+            raise DatasetError(Path(path), ["no answerable records with gold pages"])
+        return queries
+    return load_retrieval_dataset(path, corpus_root=corpus_root)
 
 
 def pdf_page_count(path: Path) -> int:

@@ -2,7 +2,9 @@
 
 ``run_retrieval_eval`` (``s3assist eval retrieval``):
 
-1. validates the dataset against the corpus (gold files exist, pages in range);
+1. validates the dataset against the corpus (gold files exist, pages in range); an answer set
+   (``answers_*.jsonl``) is accepted too: its answerable questions become the queries, with
+   their gold pages (:func:`eval.datasets.load_queries`);
 2. builds or refreshes *our* index: ``Ingestor(settings)`` over ``corpus/strategies`` and
    ``corpus/guidance`` with ids relative to the corpus root, into ``settings.data_dir``
    (incremental: unchanged files are skipped before parsing);
@@ -30,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from eval.datasets import RetrievalQuery, load_retrieval_dataset
+from eval.datasets import RetrievalQuery, load_queries
 from eval.metrics import (
     CUTOFF,
     METRICS,
@@ -124,9 +126,12 @@ def subsets_for(queries: Sequence[RetrievalQuery]) -> list[Subset]:
         Subset("all", "All queries", lambda q: True),
         Subset("en", "English", lambda q: q.lang == "en"),
         Subset("non_en", "Non-English", lambda q: q.lang != "en"),
-        Subset("paraphrased", "Paraphrased", lambda q: q.paraphrased),
-        Subset("literal", "Not paraphrased", lambda q: not q.paraphrased),
     ]
+    if any(q.paraphrased is not None for q in queries):  # answer sets do not mark paraphrase
+        subsets += [
+            Subset("paraphrased", "Paraphrased", lambda q: q.paraphrased is True),
+            Subset("literal", "Not paraphrased", lambda q: q.paraphrased is False),
+        ]
     for kind in sorted({q.kind for q in queries}):
         subsets.append(Subset(f"kind={kind}", f"kind = {kind}", _kind_is(kind)))
     return subsets
@@ -298,7 +303,7 @@ def run_retrieval_eval(
         )
     corpus_root = Path(corpus_root).resolve()
     dataset_path = Path(dataset_path)
-    queries = load_retrieval_dataset(dataset_path, corpus_root=corpus_root)
+    queries = load_queries(dataset_path, corpus_root=corpus_root)
     factory = retriever_factory or assistant_retriever
     gold = {q.id: q.gold_ids for q in queries}
     started = datetime.now(UTC)
@@ -462,7 +467,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
             f"- naive index: {naive['chunks']} chunks; skipped: "
             f"{', '.join(naive['skipped_files']) or 'none'}"
         )
-    for subset in TABLE_SUBSETS:
+    for subset in (s for s in TABLE_SUBSETS if s in summary["subsets"]):
         out += ["", f"## {summary['subsets'][subset]} (n={n_of(subset)})", ""]
         out += _table(summary, subset) if variants else ["(no variant ran)"]
     others = [s for s in summary["subsets"] if s not in TABLE_SUBSETS]

@@ -168,6 +168,103 @@ def search(
     Console().print(table)
 
 
+def _print_answer(answer: Any, streamed: bool) -> None:
+    out = Console()
+    if streamed:
+        out.print()
+        out.print("[dim]checked answer:[/dim]")
+    out.print(answer.answer)
+    if answer.refused and answer.related:
+        out.print("[dim]related material (does not answer the question):[/dim]")
+        for src in answer.related:
+            out.print(f"  - {src.file} p.{src.page}: {' '.join(src.text.split())[:160]}")
+    for c in answer.citations():
+        out.print(f"  [{c['n']}] {c['file']} p.{c['page']}: {' '.join(c['text'].split())[:160]}")
+    for notice in answer.notices:
+        console.print(f"[yellow]note:[/yellow] {notice}")
+
+
+def _answer_stream(
+    assistant: Any,
+    question: str,
+    history: list[tuple[str, str]],
+    backend: str | None,
+    filters: dict[str, Any],
+    as_json: bool,
+) -> Any:
+    from assistant.answer import Answer
+
+    streamed = False
+    answer = None
+    for item in assistant.stream(question, history, backend, filters):
+        if isinstance(item, Answer):
+            answer = item
+        elif not as_json:
+            streamed = True
+            sys.stdout.write(item)
+            sys.stdout.flush()
+    if as_json:
+        _emit(answer.as_json())  # type: ignore[union-attr]
+    else:
+        _print_answer(answer, streamed)
+    return answer
+
+
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(help="Answer backend: extractive, local or openai (default: settings)."),
+]
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option("--where", "-w", help="Filter field=value (repeatable; a,b = either)."),
+]
+
+
+def _make_assistant(where: list[str] | None, as_json: bool) -> tuple[Any, dict[str, Any]]:
+    from assistant.pipeline import Assistant
+    from vectorstore.filters import FilterError, build_where, parse_where_args
+
+    settings = get_settings()
+    try:
+        filters: dict[str, Any] = dict(parse_where_args(where or []))
+        build_where(filters)
+        return Assistant(settings), filters
+    except (FilterError, EmbedderMismatchError, ValueError) as exc:
+        _fail(str(exc), as_json)
+        raise
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about S3 strategies or guidance.")],
+    backend: BackendOpt = None,
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer from the documents with numbered citations, or say they do not cover it."""
+    assistant, filters = _make_assistant(where, as_json)
+    _answer_stream(assistant, question, [], backend, filters, as_json)
+
+
+@app.command()
+def chat(
+    backend: BackendOpt = None,
+    where: WhereOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Interactive questions with follow-ups (one question per line; empty line or EOF ends)."""
+    assistant, filters = _make_assistant(where, as_json)
+    history: list[tuple[str, str]] = []
+    while True:
+        if not as_json:
+            console.print("[bold]?[/bold] ", end="")
+        line = sys.stdin.readline()
+        if not line or not line.strip():
+            return
+        answer = _answer_stream(assistant, line.strip(), history, backend, filters, as_json)
+        history.append((answer.standalone_question, answer.answer))
+
+
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Documents, chunks, embedding model and data directory."""

@@ -106,9 +106,38 @@ class Settings(BaseSettings):
     llm_backend: Literal["extractive", "local", "openai"] = Field(
         "extractive", description="Answer backend."
     )
+    answer_sources: int = Field(5, ge=1, le=20, description="Sources given to the answer step.")
+    evidence_tokens: int = Field(
+        1200, ge=100, le=8000, description="Token budget (cl100k) for the evidence passages."
+    )
+    refusal_threshold: float = Field(
+        0.5,
+        description="Refuse when the best evidence sentence scores below this (English "
+        "questions; calibrated on the dev set).",
+    )
+    refusal_threshold_multilingual: float = Field(
+        0.3,
+        description="The same for questions in other languages (multilingual encoder scores).",
+    )
+    support_threshold: float = Field(
+        0.5,
+        description="An answer sentence counts as supported by a passage at or above this score.",
+    )
+    llm_max_tokens: int = Field(350, ge=16, le=4096, description="Longest generated answer.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    local_model_path: Path | None = Field(
+        None,
+        description="GGUF file for the local backend; unset = the packaged Qwen2.5-Coder-1.5B "
+        "joined once into the cache dir.",
+    )
+    local_n_ctx: int = Field(4096, ge=512, description="Context window of the local model.")
+    local_threads: int | None = Field(
+        None, ge=1, description="llama.cpp threads; unset = number of CPU cores."
+    )
     openai_base_url: str | None = Field(None, description="OpenAI-compatible endpoint base URL.")
     openai_model: str = Field("gpt-4o-mini", description="Model name at the endpoint.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the endpoint.")
+    openai_timeout_s: float = Field(120.0, gt=0, description="Request timeout for the endpoint.")
 
     @property
     def chroma_dir(self) -> Path:

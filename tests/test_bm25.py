@@ -59,8 +59,7 @@ CHUNKS: list[tuple[str, str, dict[str, Any]]] = [
     ),
     (
         "bench",
-        "Benchmarking compares human resources in science and technology (HRST) between "
-        "regions.",
+        "Benchmarking compares human resources in science and technology (HRST) between regions.",
         {
             "file": "guidance/Bench.pdf",
             "doc_type": "guidance",
@@ -265,7 +264,7 @@ class TestBM25Index:
         "array; BM25Index.mask raises 'truth value of an empty array is ambiguous'",
     )
     def test_list_filter_with_all_empty_lists(self, tmp_path):
-        chunks = [
+        chunks: list[tuple[str, str, dict[str, Any]]] = [
             ("a", "regions with textiles", {"s3_topics": []}),
             ("b", "regions with farming", {"s3_topics": []}),
         ]
@@ -317,7 +316,7 @@ def _snapshot(ing: Ingestor, settings: Settings, retriever: Any) -> dict[str, An
 
 
 @pytest.fixture(scope="module")
-def lifecycle(tmp_path_factory, embedder):  # type: ignore[no-untyped-def]
+def lifecycle(tmp_path_factory, embedder):
     """Ingest, change the .md and re-ingest, delete a document: a snapshot after each step."""
     base = tmp_path_factory.mktemp("bm25-lifecycle")
     corpus = copy_small_corpus(base / "corpus")

@@ -19,6 +19,7 @@ from eval.datasets import (
     GoldPage,
     check_gold_in_corpus,
     load_answer_dataset,
+    load_queries,
     load_retrieval_dataset,
 )
 from eval.retrieval import (
@@ -91,6 +92,13 @@ class TestRetrievalDevSet:
         assert len(records) == 101
         assert sum(not r.answerable for r in records) == 15
         assert all(r.gold for r in records if r.answerable)
+
+    def test_answer_dev_set_as_retrieval_queries(self) -> None:
+        queries = load_queries(DATASETS / "answers_dev.jsonl", corpus_root=CORPUS)
+        assert len(queries) == 86  # the answerable records; the 15 unanswerable have no gold
+        assert all(q.gold and q.kind == "question" and q.paraphrased is None for q in queries)
+        assert sum(q.lang != "en" for q in queries) == 12
+        assert load_queries(RETRIEVAL_DEV)[0].paraphrased is not None
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -267,6 +275,46 @@ class TestRunner:
         assert "## Non-English (n=1)" in md and "## Paraphrased (n=1)" in md
         assert settings.settings_hash() in md
         assert "- hybrid: NotImplementedError: not yet" in md
+
+    def test_answer_set_as_dataset(
+        self, settings: Settings, small_corpus: Path, tmp_path: Path
+    ) -> None:
+        def answer(id_: str, question: str, gold: list[dict[str, Any]]) -> dict[str, Any]:
+            return {
+                "id": id_,
+                "question": question,
+                "lang": "en",
+                "answerable": bool(gold),
+                "reference_answer": "an answer" if gold else "",
+                "key_facts": ["fact"] if gold else [],
+                "gold": gold,
+                "topic": "other",
+            }
+
+        dataset = _write(
+            tmp_path / "answers.jsonl",
+            [
+                answer("a1", "one", [{"file": LT, "page": 18}]),
+                answer("a2", "not in the corpus", []),
+            ],
+        )
+        canned = _Canned({"one": [(LT, 3), (LT, 18)]}, as_hits=False)
+        out = tmp_path / "run"
+        result = run_retrieval_eval(
+            settings,
+            dataset,
+            ["bm25"],
+            out,
+            small_corpus,
+            quiet=True,
+            retriever_factory=lambda s, v: canned,
+            ingest=False,
+        )
+        assert result.summary["queries"] == 1  # the unanswerable record is not scored
+        subsets = result.summary["variants"]["bm25"]["subsets"]
+        assert "paraphrased" not in subsets and "literal" not in subsets
+        assert subsets["all"]["metrics"]["mrr"] == pytest.approx(0.5)
+        assert "## Paraphrased" not in result.markdown
 
     def test_unknown_variant_refused_before_any_work(
         self, settings: Settings, tmp_path: Path

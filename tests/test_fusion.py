@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from assistant.fusion import reciprocal_rank_fusion, weighted_score_fusion
@@ -16,7 +18,7 @@ def _scores(fused: list[tuple[str, float]]) -> dict[str, float]:
 
 
 class TestReciprocalRankFusion:
-    RANKINGS = {"a": ["x", "y", "z"], "b": ["z", "y"]}
+    RANKINGS: ClassVar[dict[str, list[str]]] = {"a": ["x", "y", "z"], "b": ["z", "y"]}
 
     def test_hand_computed_k60(self):
         fused = reciprocal_rank_fusion(self.RANKINGS)
@@ -31,9 +33,7 @@ class TestReciprocalRankFusion:
         assert _ids(fused) == ["z", "y", "x"]
 
     def test_default_k_is_60(self):
-        assert reciprocal_rank_fusion(self.RANKINGS) == reciprocal_rank_fusion(
-            self.RANKINGS, k=60
-        )
+        assert reciprocal_rank_fusion(self.RANKINGS) == reciprocal_rank_fusion(self.RANKINGS, k=60)
 
     def test_agreement_beats_single_first_place_at_k60(self):
         # The docstring's claim: rank 1 in one list (1/61) < rank 10 in two lists (2/70).
@@ -78,9 +78,7 @@ class TestReciprocalRankFusion:
 
     def test_empty_lists(self):
         assert reciprocal_rank_fusion({"a": [], "b": []}) == []
-        assert reciprocal_rank_fusion({"a": [], "b": ["x"]}, k=1) == [
-            ("x", pytest.approx(1 / 2))
-        ]
+        assert reciprocal_rank_fusion({"a": [], "b": ["x"]}, k=1) == [("x", pytest.approx(1 / 2))]
 
     def test_duplicate_within_a_ranking_counts_once_at_best_rank(self):
         fused = reciprocal_rank_fusion({"a": ["x", "y", "x", "x"]}, k=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.documents import Document
@@ -36,7 +36,7 @@ def _copy_small_corpus(root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory, embedder) -> Settings:  # type: ignore[no-untyped-def]
+def indexed(tmp_path_factory, embedder) -> Settings:
     """The small corpus ingested once for the module (multilingual index on, the default)."""
     base = tmp_path_factory.mktemp("retriever")
     settings = Settings(data_dir=base / "data")
@@ -153,9 +153,13 @@ class TestVariants:
 class TestCrossLanguage:
     """Spanish questions about the English benchmarking case study."""
 
-    CASES = [
+    CASES: ClassVar[list[tuple[str, int]]] = [
         # the Q4/Q1 quartile ratio paragraph (page 6); no shared word with the page
-        ("¿Qué indicador se usa para medir la desigualdad entre el cuartil más alto y el más bajo?", 6),
+        (
+            "¿Qué indicador se usa para medir la desigualdad entre el cuartil más alto y el "
+            "más bajo?",
+            6,
+        ),
         # the average HRST share of the group (page 5)
         (
             "¿Cuál es la cuota media de recursos humanos en ciencia y tecnología del grupo de "

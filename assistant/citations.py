@@ -1,0 +1,105 @@
+"""Citation checking after generation: every ``[n]`` must point at a source that supports it.
+
+The local 1.5B model states facts from its sources but mis-numbers citations, so numbers are
+never trusted: each sentence is scored against every source; a citation to a source that does
+not support the sentence is moved to the one that does (repair), a number with no source is
+dropped, and a sentence no source supports is removed and reported.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from assistant.answer import SentenceCheck, Source
+from assistant.evidence import SentenceScorer
+
+_CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+_SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\])*\s+(?=\S)")
+
+
+def parse_citations(sentence: str) -> list[int]:
+    numbers: list[int] = []
+    for group in _CITATION.findall(sentence):
+        for part in re.split(r"[,;]", group):
+            n = int(part.strip())
+            if n not in numbers:
+                numbers.append(n)
+    return numbers
+
+
+def strip_citations(sentence: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", _CITATION.sub("", sentence)).strip()
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences, each keeping the citation markers that follow its full stop."""
+    sentences: list[str] = []
+    for line in (ln.strip() for ln in text.splitlines()):
+        if not line:
+            continue
+        start = 0
+        for m in _SENTENCE.finditer(line):
+            end = m.start() + len(m.group(0).rstrip())
+            sentences.append(line[start:end].strip())
+            start = m.end()
+        sentences.append(line[start:].strip())
+    return [s for s in sentences if strip_citations(s)]
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    sentences: list[SentenceCheck]
+    dropped_numbers: int
+    repaired: int
+    removed: list[str]
+
+
+def check_answer(
+    text: str,
+    sources: list[Source],
+    scorer: SentenceScorer,
+    threshold: float,
+    cross_lingual: bool = False,
+) -> CheckedAnswer:
+    """Verify, repair and filter the citations of a generated answer."""
+    sentences = split_answer(text)
+    by_n = {s.n: s for s in sources}
+    claims = [strip_citations(s) for s in sentences]
+    support = scorer.similarity(claims, [s.text for s in sources], cross_lingual)
+    checks: list[SentenceCheck] = []
+    removed: list[str] = []
+    dropped = repaired = 0
+    for i, (raw, claim) in enumerate(zip(sentences, claims, strict=True)):
+        cited = parse_citations(raw)
+        valid = [n for n in cited if n in by_n]
+        dropped += len(cited) - len(valid)
+        scores = {src.n: float(support[i, j]) for j, src in enumerate(sources)}
+        good = [n for n in valid if scores[n] >= threshold]
+        was_repaired = False
+        if not good:
+            best = max(scores, key=lambda n: scores[n]) if scores else None
+            if best is not None and scores[best] >= threshold:
+                good = [best]
+                was_repaired = True
+                repaired += 1
+        if not good:
+            removed.append(claim)
+            continue
+        best_support = max(scores[n] for n in good)
+        checks.append(SentenceCheck(claim, good, best_support, True, was_repaired))
+    return CheckedAnswer(render(checks), checks, dropped, repaired, removed)
+
+
+def render(checks: list[SentenceCheck]) -> str:
+    """Sentences with their citation markers before the final punctuation, as shown."""
+    out = []
+    for c in checks:
+        marks = "".join(f"[{n}]" for n in c.cited)
+        text = c.text.rstrip()
+        if text and text[-1] in ".!?:;":
+            out.append(f"{text[:-1].rstrip()} {marks}{text[-1]}")
+        else:
+            out.append(f"{text} {marks}")
+    return " ".join(out)

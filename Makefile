@@ -13,7 +13,7 @@ QUERY ?= How should a region organise its entrepreneurial discovery process?
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,llm]"
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -156,7 +156,14 @@ class NaiveRetriever:
 
     def search(self, query: str, k: int = 10) -> list[tuple[str, int]]:
         """(file, page) of the fused chunks in rank order (at most 2 x k_each before ``k``)."""
+        return [(file, page) for file, page, _ in self.search_chunks(query, k)]
+
+    def search_chunks(self, query: str, k: int = 10) -> list[tuple[str, int, str]]:
+        """(file, page, chunk text) in rank order: what a naive RAG stuffs into its prompt."""
         if self.ensemble is None:
             return []
         docs = self.ensemble.invoke(query)
-        return [(str(d.metadata["file"]), int(d.metadata["page"])) for d in docs[:k]]
+        return [
+            (str(d.metadata["file"]), int(d.metadata["page"]), str(d.page_content))
+            for d in docs[:k]
+        ]

@@ -43,13 +43,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A data dir whose cache holds the joined packaged model (joined once per session)."""
     data_dir = tmp_path_factory.mktemp("llm") / "data"
     started = time.perf_counter()
     path = ensure_local_model(Settings(data_dir=data_dir))
     print(f"\njoin + verify: {time.perf_counter() - started:.1f} s -> {path}")
-    return data_dir
+    yield data_dir
+    path.unlink()  # pytest keeps old temp dirs: don't leave 1.1 GB behind each session
 
 
 def llm_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -130,6 +131,12 @@ class TestLocalGenerator:
         answer = "".join(chunks)
         assert len(chunks) > 1  # streamed, not one block
         assert "six" in answer.lower() or "6" in answer
+
+    def test_answers_do_not_depend_on_the_previous_question(self, model_dir: Path) -> None:
+        generator = make_local_generator(llm_settings(model_dir, llm_max_tokens=24))
+        first = "".join(generator.stream(SYSTEM, SOURCE_QUESTION))
+        "".join(generator.stream(SYSTEM, "Sources:\n[1] Finland has 19 regions.\n\nQuestion: Hi?"))
+        assert "".join(generator.stream(SYSTEM, SOURCE_QUESTION)) == first
 
     def test_model_is_loaded_once(self, model_dir: Path) -> None:
         first = make_local_generator(llm_settings(model_dir))

@@ -6,6 +6,12 @@ once). Generators made for different temperatures / answer lengths share that mo
 those values per call. llama.cpp is not re-entrant: a lock per loaded model serialises
 generation, held while a stream is being consumed (and released when it ends, fails or is
 closed).
+
+Each generation starts from an empty KV cache (``Llama.reset()``): llama-cpp-python otherwise
+reuses the longest cached prompt prefix, which shifts the evaluation batches and was seen to
+change a temperature-0 answer depending on the previous question. Reproducible answers are
+worth more than the prefix reuse (the shared prefix is only the system prompt; the sources
+differ per question).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ class LocalGenerator:
 
     def stream(self, system: str, user: str) -> Iterator[str]:
         with self.model.lock:
+            self.model.chat_model.client.reset()  # see the module docstring
             yield from self._inner.stream(system, user)
 
 

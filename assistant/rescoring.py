@@ -1,7 +1,7 @@
 """Second-stage scoring of the fused head of the ranking.
 
 What the dev set (eval/datasets/retrieval_dev.jsonl) justified, measured on cached first-stage
-candidates (MRR, 111 queries; details in eval/reports/retrieval.md):
+candidates (MRR, 111 queries; current numbers in eval/reports/README.md):
 
 - kept: **lexical coverage** of the query's content words (stemmed, stop words removed) in the
   passage, added to the fused score: +0.035 MRR, +4.5 points hit@1, ~1 ms. Most first-stage

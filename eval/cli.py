@@ -20,7 +20,7 @@ EXIT_PARTIAL = 3
 
 eval_app = typer.Typer(
     no_args_is_help=True,
-    help="Measure retrieval (and later answers) against the hand-checked datasets.",
+    help="Measure retrieval and answers against the hand-checked datasets.",
 )
 console = Console(stderr=True)
 
@@ -76,6 +76,75 @@ def retrieval(
     else:
         sys.stdout.write(result.markdown)
         console.print(f"written to {result.out_dir}/ (summary.json, per_query.jsonl, retrieval.md)")
+    if result.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@eval_app.command("answers")
+def answers(
+    dataset: Annotated[
+        Path,
+        typer.Option(help="Answer set (JSONL: questions, reference answers, key facts, gold)."),
+    ] = DATASETS / "answers_dev.jsonl",
+    corpus: Annotated[
+        Path, typer.Option(help="Corpus root the gold files are relative to.")
+    ] = Path("../shared/corpus"),
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default eval/runs/<timestamp>).")
+    ] = None,
+    backends: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: extractive, local, openai, naive (top-4 naive chunks "
+            "through the local model with a plain prompt)."
+        ),
+    ] = "extractive,local,naive",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the first N questions (after --ids).")
+    ] = None,
+    ids: Annotated[
+        str | None, typer.Option(help="Comma-separated question ids to run (e.g. a001,a087).")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json instead of the table.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+) -> None:
+    """Score answer backends: key facts, similarity, citations (gold pages, ALCE recall and
+    precision), refusals, latency and tokens."""
+    from eval.answers import run_answer_eval
+    from eval.datasets import DatasetError
+    from ingest.errors import EmbedderMismatchError
+    from s3assist.settings import get_settings
+
+    names = [b.strip() for b in backends.split(",") if b.strip()]
+    wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+    out_dir = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    if not corpus.is_dir():
+        _fail(f"corpus folder not found: {corpus}", as_json)
+    if not dataset.is_file():
+        _fail(f"dataset not found: {dataset}", as_json)
+    try:
+        result = run_answer_eval(
+            get_settings(),
+            dataset,
+            names,
+            out_dir,
+            corpus,
+            limit,
+            ids=wanted,
+            quiet=quiet or as_json,
+        )
+    except (DatasetError, EmbedderMismatchError, ValueError) as exc:
+        _fail(str(exc), as_json)
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(result.summary, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(result.markdown)
+        console.print(
+            f"written to {result.out_dir}/ (summary.json, per_question.jsonl, answers.md)"
+        )
     if result.skipped:
         raise typer.Exit(EXIT_PARTIAL)
 

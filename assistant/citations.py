@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from assistant.answer import SentenceCheck, Source
 from assistant.evidence import SentenceScorer
@@ -47,6 +48,37 @@ def split_answer(text: str) -> list[str]:
     return [s for s in sentences if strip_citations(s)]
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    """Numbers as digit strings ("3 000" and "3,000" -> "3000"; "2.3" -> "23")."""
+    text = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)", "", text)
+    return {re.sub(r"[.,]", "", m) for m in _NUMBER.findall(text)}
+
+
+def numbers_consistent(claim: str, passage: str) -> bool:
+    """Every number the claim states occurs in the passage.
+
+    Similarity cannot see a changed figure: on the hand-labelled support pairs, all 20 claims
+    with a wrong number, name or year scored as "supported" (0.54-0.86). Numbers are the part of
+    that error this check can catch exactly.
+    """
+    return _numbers(claim) <= _numbers(passage)
+
+
+def support_matrix(
+    scorer: SentenceScorer, claims: list[str], passages: list[str], cross_lingual: bool
+) -> Any:
+    """Support of each claim by each passage: similarity, zeroed where numbers disagree."""
+    sim = scorer.similarity(claims, passages, cross_lingual)
+    for i, claim in enumerate(claims):
+        for j, passage in enumerate(passages):
+            if not numbers_consistent(claim, passage):
+                sim[i, j] = 0.0
+    return sim
+
+
 @dataclass
 class CheckedAnswer:
     text: str
@@ -67,7 +99,7 @@ def check_answer(
     sentences = split_answer(text)
     by_n = {s.n: s for s in sources}
     claims = [strip_citations(s) for s in sentences]
-    support = scorer.similarity(claims, [s.text for s in sources], cross_lingual)
+    support = support_matrix(scorer, claims, [s.text for s in sources], cross_lingual)
     checks: list[SentenceCheck] = []
     removed: list[str] = []
     dropped = repaired = 0

@@ -224,7 +224,11 @@ class Assistant:
             text,
             state.sources,
             self.scorer,
-            self.settings.support_threshold,
+            (
+                self.settings.support_threshold
+                if state.language == "en"
+                else self.settings.support_threshold_multilingual
+            ),
             cross_lingual=state.language != "en",
         )
         state.timings.check_s = time.perf_counter() - t1

@@ -120,8 +120,13 @@ class Settings(BaseSettings):
         description="The same for questions in other languages (multilingual encoder scores).",
     )
     support_threshold: float = Field(
-        0.5,
-        description="An answer sentence counts as supported by a passage at or above this score.",
+        0.65,
+        description="An answer sentence counts as supported by a passage at or above this "
+        "score (same-language pairs; see eval/datasets/support_pairs.md).",
+    )
+    support_threshold_multilingual: float = Field(
+        0.45,
+        description="The same for answers in another language than the passage (USE scores).",
     )
     llm_max_tokens: int = Field(350, ge=16, le=4096, description="Longest generated answer.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
@@ -139,6 +144,22 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="API key for the endpoint.")
     openai_timeout_s: float = Field(120.0, gt=0, description="Request timeout for the endpoint.")
 
+    # --- web app -------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Interface `s3assist serve` binds (loopback).")
+    port: int = Field(7860, ge=1, le=65535, description="Port of the web app and HTTP API.")
+    admin_users: tuple[SecretStr, ...] = Field(
+        (),
+        description='Library admins as "user:password" entries (JSON list); none = uploads '
+        "and deletes are refused.",
+    )
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest document upload accepted.")
+    max_request_kb: int = Field(
+        256, ge=1, description="Largest request body for the API besides uploads (413 above)."
+    )
+    max_question_chars: int = Field(
+        4000, ge=10, description="Longest question or search query accepted (422 above)."
+    )
+
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
@@ -150,6 +171,15 @@ class Settings(BaseSettings):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def app_db(self) -> Path:
+        """The web app's own SQLite records: answer feedback (and the helpdesk queue)."""
+        return self.data_dir / "app.sqlite"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     def embedding_fingerprint(self) -> dict[str, object]:
         """The settings that change stored vectors; an index built with others is refused."""

@@ -33,7 +33,7 @@ from assistant.language import detect_language, language_name
 from assistant.prompts import load_prompt, refusal_sentence
 from assistant.retriever import HybridRetriever, build_retriever
 from s3assist.settings import Settings
-from vectorstore.embeddings import make_embedder
+from vectorstore.embeddings import dense_embedder, multilingual_embedder
 
 MIN_SUPPORTED_SHARE = 0.5
 """A generated answer keeps its form only if at least this share of its sentences survive the
@@ -67,13 +67,8 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever or build_retriever(settings)
         self._generators: dict[str, Generator] = dict(generators or {})
-        multilingual = make_embedder("use") if settings.multilingual_index else None
-        embedder = make_embedder(
-            settings.embedding_model,
-            settings.embedding_batch_size,
-            settings.embedding_device,
-            settings.embedding_threads,
-        )
+        multilingual = multilingual_embedder(settings) if settings.multilingual_index else None
+        embedder = dense_embedder(settings)
         self.scorer = SentenceScorer(embedder, multilingual)
         self.prepare: Runnable[_State, _State] = (
             RunnableLambda(self._condense) | RunnableLambda(self._retrieve)

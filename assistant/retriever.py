@@ -20,7 +20,7 @@ from assistant.fusion import reciprocal_rank_fusion, weighted_score_fusion
 from ingest.manifest import Manifest
 from s3assist.settings import Settings
 from vectorstore.bm25 import BM25Index, bm25_dir
-from vectorstore.embeddings import make_embedder
+from vectorstore.embeddings import dense_embedder
 from vectorstore.filters import build_where
 from vectorstore.store import ChunkStore, Hit
 
@@ -125,15 +125,21 @@ class HybridRetriever(BaseRetriever):
         return ranked[:k]
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        k: int | None = None,
+        filters: dict[str, Any] | None = None,
     ) -> list[Document]:
+        """``invoke(query, k=5, filters={"country": "FI"})`` overrides the defaults per call."""
         return [
             Document(
                 page_content=h.text,
                 metadata={**h.metadata, "score": h.score, "retriever_scores": h.retriever_scores},
                 id=h.id,
             )
-            for h in self.search(query)
+            for h in self.search(query, k, filters)
         ]
 
 
@@ -161,12 +167,7 @@ def build_retriever(settings: Settings, variant: str | None = None, k: int = 10)
     )
     with _LOCK:
         if key not in _STORES:
-            embedder = make_embedder(
-                settings.embedding_model,
-                settings.embedding_batch_size,
-                settings.embedding_device,
-                settings.embedding_threads,
-            )
+            embedder = dense_embedder(settings)
             _STORES[key] = (ChunkStore(settings, embedder), BM25Index(bm25_dir(settings)))
         store, bm25 = _STORES[key]
     manifest_path = settings.records_db

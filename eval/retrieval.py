@@ -88,15 +88,10 @@ class StoreSearcher:
     """Plain dense search on the chunk store (``s3assist search``), without the assistant."""
 
     def __init__(self, settings: Settings):
-        from vectorstore.embeddings import make_embedder
+        from vectorstore.embeddings import dense_embedder
         from vectorstore.store import ChunkStore
 
-        embedder = make_embedder(
-            settings.embedding_model,
-            settings.embedding_batch_size,
-            settings.embedding_device,
-            settings.embedding_threads,
-        )
+        embedder = dense_embedder(settings)
         self.store = ChunkStore(settings, embedder)
 
     def search(self, query: str, k: int) -> Sequence[Any]:

@@ -182,14 +182,9 @@ def best_threshold(
 def make_scorer(settings: Settings, need_multilingual: bool = True) -> Any:
     """The assistant's SentenceScorer: MiniLM from settings, USE for cross-lingual pairs."""
     from assistant.evidence import SentenceScorer
-    from vectorstore.embeddings import make_embedder
+    from vectorstore.embeddings import dense_embedder, make_embedder
 
-    embedder = make_embedder(
-        settings.embedding_model,
-        settings.embedding_batch_size,
-        settings.embedding_device,
-        settings.embedding_threads,
-    )
+    embedder = dense_embedder(settings)
     multilingual = make_embedder("use") if need_multilingual else None
     return SentenceScorer(embedder, multilingual)
 

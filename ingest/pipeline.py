@@ -35,7 +35,11 @@ from ingest.metadata import (
 from ingest.records import ChunkRecords
 from s3assist.settings import Settings
 from vectorstore.bm25 import BM25Index, bm25_dir
-from vectorstore.embeddings import S3Embeddings, make_embedder
+from vectorstore.embeddings import (
+    S3Embeddings,
+    dense_embedder,
+    multilingual_embedder,
+)
 from vectorstore.store import ChunkStore
 
 
@@ -185,17 +189,12 @@ class Ingestor:
         self.settings = settings
         self.progress = progress or Progress()
         self.times = StageTimes()
-        base = embedder or make_embedder(
-            settings.embedding_model,
-            settings.embedding_batch_size,
-            settings.embedding_device,
-            settings.embedding_threads,
-        )
+        base = embedder or dense_embedder(settings)
         self.embedder = base
         self._timed = _TimedEmbeddings(base, self.progress.chunks_done, self.times)
         self._extra: dict[str, S3Embeddings] = {}
         if settings.multilingual_index:
-            use = make_embedder("use", threads=settings.embedding_threads)
+            use = multilingual_embedder(settings)
             self._extra["multilingual"] = _TimedEmbeddings(use, lambda n: None, self.times)
         self.store = ChunkStore(settings, self._timed, extra=self._extra)
         self.records = ChunkRecords(settings)

@@ -329,5 +329,23 @@ def delete(
         console.print(f"deleted {', '.join(deleted)}")
 
 
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: settings, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: settings, 7860).")] = None,
+) -> None:
+    """Start the web app (/ui) and the HTTP API (/v1/chat/completions, /search, /documents)."""
+    from app.server import serve as run_server
+
+    settings = get_settings()
+    console.print(
+        f"S3 Assistant on http://{host or settings.host}:{port or settings.port}/ui "
+        "(API docs at /docs)"
+    )
+    run_server(settings, host, port)
+
+
 if __name__ == "__main__":
     app()

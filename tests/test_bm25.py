@@ -242,13 +242,6 @@ class TestBM25Index:
         mask = index.mask({"country": "LT,DE"})
         assert mask is not None and mask.tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ValueError,
-        reason="BUG: list-field columns are stored with np.array(values, dtype=object); when "
-        "every chunk's list has the same length numpy builds a 2-D array, and BM25Index.mask "
-        "then raises 'truth value of an array with more than one element is ambiguous'",
-    )
     def test_list_filter_with_equal_length_lists(self, tmp_path):
         chunks = [
             ("a", "regions with textiles", {"nace_sections": ["C", "J"]}),
@@ -257,12 +250,6 @@ class TestBM25Index:
         index = _build(tmp_path / "bm25" / "eq", chunks)
         assert _ids(index.search("regions", 10, {"nace_sections": "C"})) == ["a"]
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=ValueError,
-        reason="BUG: a list field that is an empty list on every chunk becomes a (n, 0) numpy "
-        "array; BM25Index.mask raises 'truth value of an empty array is ambiguous'",
-    )
     def test_list_filter_with_all_empty_lists(self, tmp_path):
         chunks: list[tuple[str, str, dict[str, Any]]] = [
             ("a", "regions with textiles", {"s3_topics": []}),

@@ -83,16 +83,6 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
     def retriever_query_example(self) -> str:
         return "How should stakeholders be involved in the entrepreneurial discovery process?"
 
-    @pytest.mark.xfail(
-        strict=True,
-        raises=AssertionError,
-        reason="BUG: HybridRetriever ignores invoke(query, k=...): _get_relevant_documents "
-        "takes no extra arguments, so BaseRetriever drops the kwarg and the constructor's k "
-        "(10) applies",
-    )
-    def test_invoke_with_k_kwarg(self, retriever: BaseRetriever) -> None:
-        super().test_invoke_with_k_kwarg(retriever)
-
 
 class TestMiniLMEmbeddingsUnit(EmbeddingsUnitTests):
     @property

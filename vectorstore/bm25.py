@@ -22,6 +22,14 @@ from vectorstore.filters import LIST_FIELDS, SCALAR_FIELDS, coerce_value
 FILTER_COLUMNS = [*SCALAR_FIELDS, *LIST_FIELDS]
 
 
+def _object_column(values: list[Any]) -> np.ndarray:
+    """A 1-D object array even when every value is a list of the same length (which
+    ``np.array(values, dtype=object)`` would turn into a 2-D array)."""
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column
+
+
 def bm25_dir(settings: Any) -> Path:
     return Path(settings.data_dir) / "bm25" / settings.collection
 
@@ -87,7 +95,7 @@ class BM25Index:
     ) -> None:
         self._model = model
         self.ids = ids
-        self.columns = {f: np.array(v, dtype=object) for f, v in columns.items()}
+        self.columns = {f: _object_column(v) for f, v in columns.items()}
         self.generation = generation
 
     def load(self) -> bool:

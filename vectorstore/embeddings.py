@@ -199,3 +199,18 @@ def make_embedder(
             else:
                 raise ValueError(f"unknown embedding model {model!r}")
         return _CACHE[key]
+
+
+def dense_embedder(settings: Any) -> S3Embeddings:
+    """The primary embedder named in settings (shared instance)."""
+    return make_embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_device,
+        settings.embedding_threads,
+    )
+
+
+def multilingual_embedder(settings: Any) -> S3Embeddings:
+    """The multilingual USE encoder (shared instance)."""
+    return make_embedder("use", threads=settings.embedding_threads)

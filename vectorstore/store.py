@@ -19,7 +19,7 @@ from langchain_core.vectorstores import VectorStore
 
 from ingest.errors import EmbedderMismatchError
 from s3assist.settings import Settings
-from vectorstore.embeddings import S3Embeddings
+from vectorstore.embeddings import S3Embeddings, multilingual_embedder
 
 SCHEMA_VERSION = 1
 
@@ -118,9 +118,7 @@ class ChunkStore:
         if extra is None:
             extra = {}
             if settings.multilingual_index:
-                from vectorstore.embeddings import make_embedder
-
-                extra["multilingual"] = make_embedder("use", threads=settings.embedding_threads)
+                extra["multilingual"] = multilingual_embedder(settings)
         self.extra_embedders = extra
         self.expected = {
             "s3assist_schema": SCHEMA_VERSION,

@@ -82,7 +82,7 @@ class HybridRetriever(BaseRetriever):
         meta_filters = {f: v for f, v in filters.items() if f != KEYWORD}
         where = build_where(meta_filters)
         self._bm25_ready()
-        depth = max(self.settings.candidates, k)
+        depth = max(self.settings.candidates, k * 3)  # room for the per-page cap
         per_signal = {
             signal: self._signal_ranking(signal, query, depth, filters, where)
             for signal in self.signals

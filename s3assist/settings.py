@@ -15,6 +15,11 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEPLOYMENT_FIELDS = {
+    "data_dir", "chroma_host", "chroma_port", "host", "port", "admin_users", "openai_api_key",
+}  # fmt: skip
+"""Where and for whom it runs, not what it computes: left out of ``settings_hash``."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -181,18 +186,9 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
 
-    def embedding_fingerprint(self) -> dict[str, object]:
-        """The settings that change stored vectors; an index built with others is refused."""
-        return {
-            "embedding_model": self.embedding_model,
-            "chunk_size": self.chunk_size,
-            "chunk_overlap": self.chunk_overlap,
-            "tokenizer_encoding": self.tokenizer_encoding,
-        }
-
     def settings_hash(self) -> str:
         """Short hash of all non-secret settings, stamped on answers and eval runs."""
-        data = self.model_dump(mode="json", exclude={"openai_api_key"})
+        data = self.model_dump(mode="json", exclude=DEPLOYMENT_FIELDS)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## Ingest the sample corpus (bundled MiniLM, embedded Chroma under ./data) and run a search.
+## Ingest the sample corpus (bundled MiniLM, embedded Chroma under ./data), run a search, then
+## serve the web app and API on http://127.0.0.1:7860 (/ui, /v1/chat/completions, /docs).
 run: setup
 	rc=0; $(BIN)/s3assist ingest $(CORPUS)/strategies $(CORPUS)/guidance --root $(CORPUS) || rc=$$?; \
 	  [ $$rc -eq 0 ] || [ $$rc -eq 3 ]
 	$(BIN)/s3assist search "$(QUERY)" -k 5
+	$(BIN)/s3assist serve
 
 lint: setup
 	$(BIN)/ruff check .
@@ -31,6 +33,7 @@ lint: setup
 
 ## Lint, type-check and run the whole test suite (slow tests included, as CI does).
 test: lint
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	$(BIN)/python -m pytest
 
 test-fast: setup

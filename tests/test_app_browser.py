@@ -62,8 +62,9 @@ def site(tmp_path_factory, embedder) -> Iterator[tuple[str, Settings]]:  # type:
 def page(site) -> Iterator[Any]:  # type: ignore[no-untyped-def]
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (make test does this)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)  # the first answer loads the models (slow CI machines)
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -143,7 +144,7 @@ class TestSearchTab:
 
 
 class TestLibraryTab:
-    def test_upload_is_refused_without_login_then_accepted(self, page, tmp_path):
+    def test_upload_is_refused_without_login_then_accepted_and_deleted(self, page, tmp_path):
         from playwright.sync_api import expect
 
         upload = tmp_path / "Focus_Groups_Roadmap.pdf"
@@ -166,3 +167,9 @@ class TestLibraryTab:
         expect(page.locator("#s3-action-status")).to_contain_text("Uploaded")
         expect(page.locator("#s3-library")).to_contain_text(f"uploads/{upload.name}")
         page.screenshot(path=str(SHOTS / "library.png"), full_page=True)
+
+        page.click("#s3-delpick input")
+        page.get_by_role("option", name=f"uploads/{upload.name}", exact=True).click()
+        page.click("#s3-delgo")
+        expect(page.locator("#s3-action-status")).to_contain_text("Deleted")
+        expect(page.locator("#s3-library")).not_to_contain_text(f"uploads/{upload.name}")

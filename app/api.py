@@ -1,0 +1,198 @@
+"""The HTTP API: OpenAI-compatible chat, search, the document library and health.
+
+Handlers are plain ``def``: FastAPI runs them in worker threads, so model inference does not
+block the event loop. Uploads and deletes need an admin (HTTP Basic, :mod:`app.auth`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from app.auth import require_admin
+from app.chat import (
+    ChatRequest,
+    ConversationError,
+    backend_for,
+    completion,
+    conversation,
+    stream_events,
+)
+from app.feedback import VERDICTS, Feedback
+from app.services import AppServices
+from app.uploads import UploadRejected, save_upload
+from assistant.pipeline import Assistant
+from assistant.retriever import KEYWORD
+from ingest.errors import EmbedderMismatchError
+from ingest.manifest import DocumentRow
+from vectorstore.filters import FilterError, build_where
+
+router = APIRouter()
+
+
+class FeedbackIn(BaseModel):
+    verdict: str = Field(pattern="^(" + "|".join(VERDICTS) + ")$")
+    question: str = Field(min_length=1, max_length=20_000)
+    answer: str = Field(max_length=100_000)
+    sources: list[dict[str, Any]] = Field(default_factory=list, max_length=50)
+    backend: str = Field("", max_length=50)
+    settings_hash: str = Field("", max_length=64)
+    comment: str = Field("", max_length=5_000)
+
+
+Admin = Annotated[str, Depends(require_admin)]
+
+
+def services(request: Request) -> AppServices:
+    return request.app.state.services
+
+
+Services = Annotated[AppServices, Depends(services)]
+
+
+def _checked_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    """Validate metadata filters (422 naming the bad field) before any model runs."""
+    try:
+        build_where({f: v for f, v in filters.items() if f != KEYWORD})
+    except FilterError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {f: v for f, v in filters.items() if v not in (None, "", [])}
+
+
+def _assistant(svc: AppServices) -> Assistant:
+    """The loaded assistant, or 503 when the index cannot be opened (e.g. built with another
+    embedder: the message says how to rebuild)."""
+    try:
+        return svc.assistant
+    except EmbedderMismatchError as exc:
+        raise HTTPException(503, str(exc)) from exc
+
+
+def row_json(row: DocumentRow) -> dict[str, Any]:
+    return {
+        "doc_id": row.doc_id,
+        "file": row.doc_id,
+        "status": row.status,
+        "pages": row.pages,
+        "chunks": row.chunks,
+        "metadata": row.metadata,
+        "error": row.error,
+        "error_kind": row.error_kind,
+        "updated_at": row.updated_at,
+    }
+
+
+@router.get("/health", tags=["service"])
+def health(svc: Services) -> dict[str, Any]:
+    rows = svc.documents()
+    return {
+        "status": "ok",
+        "documents": sum(r.status == "indexed" for r in rows),
+        "failed_documents": sum(r.status == "failed" for r in rows),
+        "backends": svc.backends(),
+        "default_backend": svc.settings.llm_backend,
+    }
+
+
+@router.get("/v1/models", tags=["chat"])
+def models(svc: Services) -> dict[str, Any]:
+    """The answer backends usable as ``model`` in chat completions."""
+    usable = [name for name, problem in svc.backends().items() if not problem]
+    return {
+        "object": "list",
+        "data": [{"id": m, "object": "model", "owned_by": "s3assist"} for m in usable],
+    }
+
+
+@router.post("/v1/chat/completions", tags=["chat"], response_model=None)
+def chat_completions(body: ChatRequest, svc: Services) -> dict[str, Any] | StreamingResponse:
+    """OpenAI-compatible chat: the last user message is the question, earlier turns history."""
+    try:
+        question, history = conversation(body, svc.settings.max_question_chars)
+    except ConversationError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    filters = _checked_filters(dict(body.filters or {}))
+    backend = backend_for(body.model)
+    model = body.model or svc.settings.llm_backend
+    assistant = _assistant(svc)
+    if body.stream:
+        return StreamingResponse(
+            stream_events(assistant.stream(question, history, backend, filters), model),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+    return completion(assistant.ask(question, history, backend, filters), model)
+
+
+@router.get("/search", tags=["search"])
+def search(
+    svc: Services,
+    q: Annotated[str, Query(min_length=1, max_length=4000, description="What to look for.")],
+    k: Annotated[int | None, Query(ge=1, le=200, description="Number of hits.")] = None,
+    country: str | None = None,
+    doc_type: str | None = None,
+    language: str | None = None,
+    year: str | None = None,
+    territorial_level: str | None = None,
+    nuts_code: str | None = None,
+    region: str | None = None,
+    keyword: Annotated[
+        str | None, Query(max_length=200, description="Only passages containing this text.")
+    ] = None,
+) -> dict[str, Any]:
+    """Hybrid search with S3 filters (``a,b`` = either value); ``keyword`` must appear."""
+    if len(q) > svc.settings.max_question_chars:
+        raise HTTPException(
+            422, f"the query is longer than {svc.settings.max_question_chars} characters"
+        )
+    filters = _checked_filters(
+        {
+            "country": country,
+            "doc_type": doc_type,
+            "language": language,
+            "year": year,
+            "territorial_level": territorial_level,
+            "nuts_code": nuts_code,
+            "region": region,
+            KEYWORD: keyword,
+        }
+    )
+    hits = _assistant(svc).retriever.search(q, k or svc.settings.search_k, filters)
+    return {"hits": [h.as_json() for h in hits]}
+
+
+@router.get("/documents", tags=["library"])
+def list_documents(svc: Services) -> dict[str, Any]:
+    return {"documents": [row_json(r) for r in svc.documents()]}
+
+
+@router.post("/documents", tags=["library"], status_code=201)
+def upload_document(
+    svc: Services, admin: Admin, file: Annotated[UploadFile, File(description="The document.")]
+) -> JSONResponse:
+    """Save the file under ``data_dir/uploads`` and ingest it; the ingest report comes back
+    (201; 422 with the same report when the file could not be indexed, e.g. needs OCR)."""
+    try:
+        path = save_upload(file.file, file.filename or "", svc.settings)
+    except UploadRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
+    doc_id, report = svc.ingest(path)
+    body = {"doc_id": doc_id, "uploaded_by": admin, **report.as_json()}
+    return JSONResponse(body, status_code=422 if report.failed else 201)
+
+
+@router.delete("/documents/{doc_id:path}", tags=["library"])
+def delete_document(doc_id: str, svc: Services, admin: Admin) -> dict[str, Any]:
+    rows = svc.delete(doc_id)
+    if not rows:
+        raise HTTPException(404, f"no ingested document matches {doc_id!r}")
+    return {"deleted": [r.doc_id for r in rows], "deleted_by": admin}
+
+
+@router.post("/feedback", tags=["feedback"], status_code=201)
+def add_feedback(body: FeedbackIn, svc: Services) -> dict[str, Any]:
+    """Record a reader's verdict on an answer: correct, incorrect or wrong_evidence."""
+    return {"id": svc.feedback.add(Feedback(**body.model_dump()))}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from app.auth import require_admin
@@ -22,6 +22,7 @@ from app.chat import (
     stream_events,
 )
 from app.feedback import VERDICTS, Feedback
+from app.helpdesk import STATUSES, EntryNotFound, HelpdeskStore, helpdesk_of
 from app.services import AppServices
 from app.uploads import UploadRejected, save_upload
 from assistant.pipeline import Assistant
@@ -196,3 +197,74 @@ def delete_document(doc_id: str, svc: Services, admin: Admin) -> dict[str, Any]:
 def add_feedback(body: FeedbackIn, svc: Services) -> dict[str, Any]:
     """Record a reader's verdict on an answer: correct, incorrect or wrong_evidence."""
     return {"id": svc.feedback.add(Feedback(**body.model_dump()))}
+
+
+class HelpdeskQuestion(BaseModel):
+    question: str = Field(min_length=1, max_length=20_000)
+
+
+class HelpdeskEdit(BaseModel):
+    answer: str = Field(max_length=100_000)
+    editor: str = Field("", max_length=200)
+
+
+def _helpdesk(svc: AppServices) -> HelpdeskStore:
+    return helpdesk_of(svc)
+
+
+def _similar_json(store: HelpdeskStore, question: str, exclude: int) -> list[dict[str, Any]]:
+    return [
+        {**e.as_json(), "score": round(s, 4)}
+        for e, s in store.similar_approved(question, exclude=exclude)
+    ]
+
+
+@router.get("/helpdesk", tags=["helpdesk"])
+def list_helpdesk(
+    svc: Services,
+    q: Annotated[str | None, Query(max_length=1000, description="Text in question/answer.")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$", description="Entry status.")
+    ] = None,
+) -> dict[str, Any]:
+    """Helpdesk entries, newest first, filtered by status and a case-insensitive text search."""
+    return {"entries": [e.as_json() for e in _helpdesk(svc).list(status, q)]}
+
+
+@router.get("/helpdesk/export.csv", tags=["helpdesk"], response_class=Response)
+def export_helpdesk(svc: Services) -> Response:
+    return Response(
+        _helpdesk(svc).export_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="s3-helpdesk.csv"'},
+    )
+
+
+@router.post("/helpdesk", tags=["helpdesk"], status_code=201)
+def draft_helpdesk(body: HelpdeskQuestion, svc: Services) -> dict[str, Any]:
+    """Draft an answer with the assistant (extractive); approved answers to similar earlier
+    questions come back as ``similar_approved`` (with their cosine ``score``)."""
+    if len(body.question) > svc.settings.max_question_chars:
+        raise HTTPException(
+            422, f"the question is longer than {svc.settings.max_question_chars} characters"
+        )
+    _assistant(svc)
+    store = _helpdesk(svc)
+    entry = store.get(store.draft(body.question))
+    return {**entry.as_json(), "similar_approved": _similar_json(store, entry.question, entry.id)}
+
+
+@router.put("/helpdesk/{entry_id}", tags=["helpdesk"])
+def edit_helpdesk(entry_id: int, body: HelpdeskEdit, svc: Services) -> dict[str, Any]:
+    try:
+        return _helpdesk(svc).update(entry_id, body.answer, body.editor).as_json()
+    except EntryNotFound as exc:
+        raise HTTPException(404, f"no helpdesk entry {entry_id}") from exc
+
+
+@router.post("/helpdesk/{entry_id}/approve", tags=["helpdesk"])
+def approve_helpdesk(entry_id: int, svc: Services, admin: Admin) -> dict[str, Any]:
+    try:
+        return _helpdesk(svc).approve(entry_id, admin).as_json()
+    except EntryNotFound as exc:
+        raise HTTPException(404, f"no helpdesk entry {entry_id}") from exc

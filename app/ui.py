@@ -1,4 +1,4 @@
-"""The Gradio web app: Ask, Search and Library tabs, mounted on the API at ``/ui``."""
+"""The Gradio web app: Ask, Search, Library and Helpdesk tabs, mounted on the API at ``/ui``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import gradio as gr
 
 from app.services import EMPTY_LIBRARY, AppServices
 from app.ui_ask import AskTab
+from app.ui_helpdesk import HelpdeskTab
 from app.ui_library import LibraryTab
 from app.ui_search import SearchTab
 
@@ -38,6 +39,7 @@ INTRO = (
 
 def build_ui(svc: AppServices) -> gr.Blocks:
     ask, search, library = AskTab(svc), SearchTab(svc), LibraryTab(svc)
+    helpdesk = HelpdeskTab(svc)
     with gr.Blocks(title="S3 Assistant", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         notice = gr.Markdown(elem_id="s3-notice")
@@ -48,6 +50,8 @@ def build_ui(svc: AppServices) -> gr.Blocks:
                 search.build()
             with gr.Tab("Library", id="library"):
                 library.build()
+            with gr.Tab("Helpdesk", id="helpdesk"):
+                helpdesk.build()
 
         def on_load() -> list[object]:
             empty = svc.indexed_count() == 0

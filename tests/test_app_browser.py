@@ -1,7 +1,8 @@
 """The web app in a real browser: Debian's chromium driven by Playwright, against a real server.
 
 Ask (cited answer, page preview, feedback stored in SQLite), Search (filtered, highlighted, CSV)
-and Library (upload refused without login, accepted after the admin logs in). Screenshots of
+and Library (upload refused without login, accepted after the admin logs in), Helpdesk (a
+drafted answer with its citations, approval refused without login). Screenshots of
 each tab go to artifacts/screenshots/; docs/ask-tab.png (the README's) is written when missing
 or when S3ASSIST_UPDATE_SCREENSHOTS=1.
 
@@ -11,6 +12,7 @@ Chromium comes from apt (`make test` installs it); never `playwright install`, w
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,7 +154,7 @@ class TestLibraryTab:
         page.get_by_role("tab", name="Library").click()
         expect(page.locator("#s3-library")).to_contain_text(BENCH)
         page.set_input_files("#s3-upload input[type=file]", str(upload))
-        expect(page.locator("#s3-upload")).to_contain_text(upload.name)
+        expect(page.locator("#s3-upload")).to_contain_text(upload.stem)  # ".pdf" shown apart
         page.click("#s3-upgo")
         expect(page.locator("#s3-action-status")).to_contain_text("Upload refused")
 
@@ -173,3 +175,23 @@ class TestLibraryTab:
         page.click("#s3-delgo")
         expect(page.locator("#s3-action-status")).to_contain_text("Deleted")
         expect(page.locator("#s3-library")).not_to_contain_text(f"uploads/{upload.name}")
+
+
+class TestHelpdeskTab:
+    def test_draft_an_answer_and_see_it_listed(self, page, site):
+        from playwright.sync_api import expect
+
+        from app.helpdesk import HelpdeskStore
+
+        page.get_by_role("tab", name="Helpdesk").click()
+        _text_input(page, "s3-hd-q").fill(QUESTION)
+        page.click("#s3-hd-draft")
+        expect(page.locator("#s3-hd-status")).to_contain_text("saved")
+        expect(_text_input(page, "s3-hd-a")).to_have_value(re.compile(r"\[1\]"))
+        expect(page.locator("#s3-hd-cites")).to_contain_text(BENCH)
+        expect(page.locator("#s3-hd-table")).to_contain_text("draft")
+        entries = HelpdeskStore(site[1]).list()
+        assert entries and entries[0].question == QUESTION and "[1]" in entries[0].answer
+        page.click("#s3-hd-approve")
+        expect(page.locator("#s3-hd-status")).to_contain_text("Approval refused")
+        page.screenshot(path=str(SHOTS / "helpdesk.png"), full_page=True)

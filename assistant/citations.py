@@ -14,6 +14,7 @@ from typing import Any
 
 from assistant.answer import SentenceCheck, Source
 from assistant.evidence import SentenceScorer
+from assistant.rescoring import content_terms
 
 _CITATION = re.compile(r"\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
 _SENTENCE = re.compile(r"(?<=[.!?])(?:\s*\[\d{1,3}(?:\s*[,;]\s*\d{1,3})*\])*\s+(?=\S)")
@@ -49,6 +50,8 @@ def split_answer(text: str) -> list[str]:
 
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+MIN_CLAIM_TERMS = 3
+"""A sentence needs this many content words to state anything checkable."""
 
 
 def _numbers(text: str) -> set[str]:
@@ -106,6 +109,11 @@ def check_answer(
     for i, (raw, claim) in enumerate(zip(sentences, claims, strict=True)):
         cited = parse_citations(raw)
         valid = [n for n in cited if n in by_n]
+        if len(content_terms(claim)) < MIN_CLAIM_TERMS:
+            # "The priorities of Bavaria are [1] and [3]." says nothing once the markers go.
+            dropped += len(cited) - len(valid)
+            removed.append(claim)
+            continue
         dropped += len(cited) - len(valid)
         scores = {src.n: float(support[i, j]) for j, src in enumerate(sources)}
         good = [n for n in valid if scores[n] >= threshold]

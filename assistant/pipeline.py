@@ -210,8 +210,14 @@ class Assistant:
         state.timings.generate_s = time.perf_counter() - t0
         text = "".join(parts).strip()
         tokens = (count_tokens(system) + count_tokens(user), count_tokens(text))
-        if refusal_sentence(state.language) in text or refusal_sentence("en") in text:
-            answer = self._refusal(state, evidence)
+        for sentence in {refusal_sentence(state.language), refusal_sentence("en")}:
+            text = text.replace(sentence, "").strip()
+        if not text:
+            # Whether to answer is decided in code, before the model: the evidence passed the
+            # guards, so a model that declines is replaced by the extractive answer.
+            state.notices.append("the model declined to answer; extractive answer shown")
+            state.backend = "extractive"
+            answer = self._extractive(state, evidence)
             answer.tokens_in, answer.tokens_out = tokens
             return answer
         t1 = time.perf_counter()
@@ -234,6 +240,7 @@ class Assistant:
                 f"the generated answer failed the citation checks ({kept} of {total} "
                 "sentences supported); extractive answer shown"
             )
+            state.backend = "extractive"
             answer = self._extractive(state, evidence)
         else:
             if checked.removed:

@@ -43,8 +43,8 @@ from typing import Any
 from eval.answer_metrics import (
     FACT_THRESHOLD,
     CitedSentence,
-    any_citation_on_gold,
     answer_similarity,
+    any_citation_on_gold,
     as_cited_sentences,
     citation_gold_share,
     citation_scores,
@@ -53,10 +53,11 @@ from eval.answer_metrics import (
     is_refusal_text,
     match_key_facts,
     mean,
+    strip_citations,
 )
 from eval.datasets import AnswerQuery, DatasetError, check_gold_in_corpus, load_answer_dataset
 from eval.metrics import percentile
-from eval.retrieval import CORPUS_FOLDERS, _bar, _Bar, build_index
+from eval.retrieval import CORPUS_FOLDERS, _Bar, _bar, build_index
 from s3assist.settings import Settings
 
 BACKENDS = ("extractive", "local", "openai", "naive")
@@ -64,7 +65,9 @@ GENERATED = ("local", "openai", "naive")
 NAIVE_K = 4
 NAIVE_SYSTEM = "You are a helpful assistant."
 """The chat template needs a system turn; this is the one most tutorials leave in."""
-NAIVE_PROMPT = "Answer the question using the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+NAIVE_PROMPT = (
+    "Answer the question using the context.\n\nContext:\n{context}\n\nQuestion: {question}\nAnswer:"
+)
 FALLBACK_NOTICE = "extractive answer shown"
 
 
@@ -88,6 +91,10 @@ class Outcome:
     """Pages of every passage the answer step was given (cited or not)."""
     pipeline_timings: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    raw_text: str = ""
+    """What the model streamed before the checks (empty without a model)."""
+    fallback: bool = False
+    """A generated answer failed the checks and the extractive one was shown instead."""
 
 
 Runner = Callable[[AnswerQuery], Outcome]
@@ -101,11 +108,14 @@ def assistant_runner(assistant: Any, backend: str) -> Runner:
         t0 = time.perf_counter()
         first: float | None = None
         answer: Answer | None = None
+        streamed: list[str] = []
         for item in assistant.stream(q.question, backend=backend):
-            if first is None:
-                first = time.perf_counter() - t0
             if isinstance(item, Answer):
                 answer = item
+            else:
+                if first is None:
+                    first = time.perf_counter() - t0
+                streamed.append(item)
         total = time.perf_counter() - t0
         assert answer is not None
         fallback = any(FALLBACK_NOTICE in n for n in answer.notices)
@@ -128,6 +138,8 @@ def assistant_runner(assistant: Any, backend: str) -> Runner:
             evidence_score=answer.evidence_score,
             retrieved=[(s.file, s.page) for s in answer.sources],
             pipeline_timings=answer.as_json()["timings"],
+            raw_text="".join(streamed).strip(),
+            fallback=fallback,
         )
 
     return run
@@ -181,8 +193,13 @@ def score_outcome(
     scorer: Any,
     support_threshold: float,
     fact_threshold: float = FACT_THRESHOLD,
+    support_threshold_multilingual: float | None = None,
 ) -> dict[str, Any]:
-    """The per-question row: the answer, what the guards did, and every metric."""
+    """The per-question row: the answer, what the guards did, and every metric.
+
+    Citation support uses the multilingual encoder and ``support_threshold_multilingual``
+    (default: ``support_threshold``) when the answer sentences are not in English, as the
+    pipeline's own check does for non-English questions."""
     from assistant.evidence import count_tokens
     from assistant.language import detect_language
 
@@ -193,7 +210,13 @@ def score_outcome(
     facts = match_key_facts(out.answer, q.key_facts, scorer.embedder, fact_threshold, refused)
     claims = " ".join(s.text for s in out.sentences)
     cross = bool(claims.strip()) and detect_language(claims) != "en"
-    cites = citation_scores(out.sentences, scorer, support_threshold, cross, refused)
+    threshold = (
+        support_threshold
+        if not cross or support_threshold_multilingual is None
+        else support_threshold_multilingual
+    )
+    cites = citation_scores(out.sentences, scorer, threshold, cross, refused)
+    scored = [s for s in out.sentences if strip_citations(s.text)] if cites.support else []
     answerable = q.answerable
     return {
         "id": q.id,
@@ -202,7 +225,9 @@ def score_outcome(
         "answerable": answerable,
         "question": q.question,
         "answer": out.answer,
+        "generated_text": out.raw_text if out.raw_text != out.answer else None,
         "backend_used": out.backend_used,
+        "fallback": out.fallback,
         "generated": out.generated,
         "refused": refused,
         "refused_by": "system" if out.refused_flag else ("text" if text_refusal else None),
@@ -217,14 +242,16 @@ def score_outcome(
             for m in facts
         ],
         "key_fact_recall": (sum(m.found for m in facts) / len(facts)) if facts else None,
-        "similarity": _round(answer_similarity(out.answer, q.reference_answer, scorer.embedder, refused)),
+        "similarity": _round(
+            answer_similarity(out.answer, q.reference_answer, scorer.embedder, refused)
+        ),
         "gold_share": _round(citation_gold_share(pages, gold)) if answerable else None,
         "citation_on_gold": any_citation_on_gold(pages, gold) if answerable else None,
         "citation_recall": _round(cites.recall),
         "citation_precision": _round(cites.precision),
         "sentences": [
             {"text": s.text, "support": [round(x, 4) for x in sup]}
-            for s, sup in zip(out.sentences, cites.support, strict=False)
+            for s, sup in zip(scored, cites.support, strict=True)
         ],
         "cross_lingual_support": cross,
         "timings": {
@@ -272,9 +299,7 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "correct_refusal_rate": _round(correct_refusal_rate(outcomes)),
         "false_refusal_rate": _round(false_refusal_rate(outcomes)),
         "refused_by_text": sum(r["refused_by"] == "text" for r in rows),
-        "fallbacks_to_extractive": sum(
-            r["backend_used"] == "extractive" and not r["refused"] for r in rows
-        ),
+        "fallbacks_to_extractive": sum(bool(r.get("fallback", _was_fallback(r))) for r in rows),
         "errors": sum(bool(r["error"]) for r in rows),
         "first_token_s": {
             "p50": round(percentile(first, 50), 3),
@@ -285,6 +310,15 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
             key: _round(mean(r["tokens"][key] for r in rows), 1) for key in ("in", "out", "answer")
         },
     }
+
+
+def _was_fallback(row: dict[str, Any]) -> bool:
+    """For rows written before the ``fallback`` field existed."""
+    return (
+        row.get("backend") not in (None, "extractive")
+        and row["backend_used"] == "extractive"
+        and not row["refused"]
+    )
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -315,7 +349,9 @@ def select_records(
     return chosen
 
 
-def _load(dataset: Path, corpus_root: Path, limit: int | None, ids: Sequence[str] | None):  # type: ignore[no-untyped-def]
+def _load(
+    dataset: Path, corpus_root: Path, limit: int | None, ids: Sequence[str] | None
+) -> list[AnswerQuery]:
     records = select_records(load_answer_dataset(dataset), limit, ids)
     problems = check_gold_in_corpus(((r.id, r.gold) for r in records), corpus_root)
     if problems:
@@ -393,7 +429,13 @@ def run_answer_eval(
             bar.task(name, len(records))
             rows: list[dict[str, Any]] = []
             for q in records:
-                row = score_outcome(q, runner(q), scorer, settings.support_threshold)
+                row = score_outcome(
+                    q,
+                    runner(q),
+                    scorer,
+                    settings.support_threshold,
+                    support_threshold_multilingual=_multilingual_threshold(settings),
+                )
                 row["backend"] = name
                 rows.append(row)
                 with per_question_path.open("a", encoding="utf-8") as fh:
@@ -410,6 +452,67 @@ def run_answer_eval(
     )
     (out_dir / "answers.md").write_text(markdown, encoding="utf-8")
     return AnswerEvalResult(summary, markdown, out_dir, skipped)
+
+
+def rescore_run(settings: Settings, run_dir: Path, dataset: Path) -> AnswerEvalResult:
+    """Recompute the text metrics of a finished run from its stored answers, without running
+    any backend (generation is the expensive part; metrics change more often).
+
+    Key-fact recall and answer similarity are recomputed from ``per_question.jsonl`` against
+    ``dataset``; citation and refusal outcomes, timings and tokens are kept as stored (the
+    cited passages per sentence are not stored). ``summary.json`` and ``answers.md`` are
+    rewritten, with ``rescored`` set to the time of this call.
+    """
+    from vectorstore.embeddings import make_embedder
+
+    run_dir = Path(run_dir)
+    path = run_dir / "per_question.jsonl"
+    old = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    records = {r.id: r for r in load_answer_dataset(Path(dataset))}
+    missing = sorted({r["id"] for r in rows} - records.keys())
+    if missing:
+        raise ValueError(f"question id(s) not in {dataset}: {', '.join(missing)}")
+    embedder = make_embedder(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_device,
+        settings.embedding_threads,
+    )
+    rows_by_backend: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        q = records[row["id"]]
+        facts = match_key_facts(row["answer"], q.key_facts, embedder, refused=row["refused"])
+        row["key_facts"] = [
+            {"fact": m.fact, "found": m.found, "how": m.how, "score": round(m.score, 4)}
+            for m in facts
+        ]
+        row["key_fact_recall"] = (sum(m.found for m in facts) / len(facts)) if facts else None
+        row["similarity"] = _round(
+            answer_similarity(row["answer"], q.reference_answer, embedder, row["refused"])
+        )
+        rows_by_backend.setdefault(row["backend"], []).append(row)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    summary = dict(old)
+    summary["backends"] = {
+        name: {key: summarise([r for r in rs if test(r)]) for key, (_, test) in SUBSETS.items()}
+        for name, rs in rows_by_backend.items()
+    }
+    summary["fact_threshold"] = FACT_THRESHOLD
+    summary["rescored"] = datetime.now(UTC).isoformat(timespec="seconds")
+    markdown = render_markdown(summary)
+    (run_dir / "summary.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    (run_dir / "answers.md").write_text(markdown, encoding="utf-8")
+    return AnswerEvalResult(summary, markdown, run_dir, dict(summary.get("skipped", {})))
+
+
+def _multilingual_threshold(settings: Settings) -> float | None:
+    value = getattr(settings, "support_threshold_multilingual", None)
+    return None if value is None else float(value)
 
 
 class _Skip(Exception):
@@ -430,17 +533,19 @@ def _make_runner(
     problem = _local_problem(settings, model)
     if problem:
         raise _Skip(problem if name != "naive" else f"needs the local model: {problem}")
+    bar.log(f"{name}: loading the {model} model")
     try:
-        from assistant.backends.factory import make_generator
+        if name == "naive":
+            from assistant.backends.factory import make_generator
 
-        bar.log(f"{name}: loading the {model} model")
-        generator = make_generator(settings, model)  # loads (and joins) the model once
+            generator = make_generator(settings, model)  # shares the loaded local model
+        else:
+            generator = assistant.generator(name)  # loads (and joins) the model once
     except Exception as exc:
         raise _Skip(f"{model} backend unavailable: {type(exc).__name__}: {exc}") from exc
     if generator is None:
-        raise _Skip(f"make_generator returned no generator for {model!r}")
+        raise _Skip(f"no generator for {model!r}")
     if name != "naive":
-        assistant._generators[name] = generator
         return assistant_runner(assistant, name)
     from eval.naive import NaiveRetriever
 
@@ -479,6 +584,7 @@ def _summary(
         "questions": len(records),
         "question_ids": [r.id for r in records],
         "support_threshold": settings.support_threshold,
+        "support_threshold_multilingual": _multilingual_threshold(settings),
         "fact_threshold": FACT_THRESHOLD,
         "naive_prompt": NAIVE_PROMPT,
         "naive_k": NAIVE_K,
@@ -526,15 +632,19 @@ def _table(summary: dict[str, Any], subsets: Sequence[str]) -> list[str]:
 
 
 LEGEND = """\
-- **KF recall**: share of the reference key facts stated in the answer (normalised literal
-  match, MiniLM cosine >= {fact} for facts without digits), answerable questions, refusals = 0;
-  *(answered)*: the same over answered questions only.
+- **KF recall**: share of the reference key facts stated in the answer (normalised literal or
+  stemmed match; for facts without numbers also a MiniLM cosine >= {fact} to an answer span
+  whose differing words are synonyms), answerable questions, refusals = 0; *(answered)*: over
+  answered questions only.
 - **similarity**: MiniLM cosine of answer and reference answer (answerable; refusals = 0).
 - **cites gold**: share of answerable questions with at least one citation on a gold page;
   **gold share**: share of cited pages that are gold (answers with citations).
 - **cit. recall / precision** (ALCE-style, answered questions): sentences with a supporting
   citation / citations supporting their sentence; support = the assistant's SentenceScorer
-  >= {support}. The naive baseline cites all {k} chunks it was given from every sentence.
+  >= {support} (non-English sentences: multilingual encoder, >= {support_ml}). Our generated
+  answers have already had sentences below the same threshold removed (1.0 by construction:
+  this checks the checker); the naive baseline cites all {k} chunks it was given from every
+  sentence.
 - **correct / false refusal**: refused unanswerable / refused answerable questions (a refusal =
   the pipeline's flag, or for generated text a short "the documents do not ..." answer).
 - latency from the call to the first streamed text (the whole answer for extractive) and to the
@@ -543,7 +653,7 @@ LEGEND = """\
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
-    """``answers.md``: one table, rows = backends, then the non-English rows."""
+    """``answers.md``: one table, a row per backend plus its non-English row."""
     out = [
         "# Answer evaluation",
         "",
@@ -553,6 +663,10 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"- dataset: `{summary['dataset']}` (sha256 {summary['dataset_sha256']}, "
         f"{summary['questions']} questions)",
     ]
+    if summary.get("rescored"):
+        out.append(
+            f"- key facts and similarity re-scored {summary['rescored']} from the stored answers"
+        )
     index = summary.get("index")
     if index:
         failed = ", ".join(f"{f['file']} ({f['reason']})" for f in index["failed"]) or "none"
@@ -563,8 +677,6 @@ def render_markdown(summary: dict[str, Any]) -> str:
     out += ["", "## Results", ""]
     if summary["backends"]:
         out += _table(summary, ["all", "non_en"])
-        out += ["", "## English / non-English", ""]
-        out += _table(summary, ["en", "non_en"])
     else:
         out.append("(no backend ran)")
     out += [
@@ -574,6 +686,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         LEGEND.format(
             fact=summary["fact_threshold"],
             support=summary["support_threshold"],
+            support_ml=summary.get("support_threshold_multilingual") or "the same",
             k=summary["naive_k"],
         ).rstrip(),
     ]

@@ -10,7 +10,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -105,6 +105,13 @@ def answers(
     ids: Annotated[
         str | None, typer.Option(help="Comma-separated question ids to run (e.g. a001,a087).")
     ] = None,
+    rescore: Annotated[
+        Path | None,
+        typer.Option(
+            help="Re-score a finished run folder (key facts, similarity) from its stored "
+            "answers instead of running backends."
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print summary.json instead of the table.")
     ] = False,
@@ -112,11 +119,21 @@ def answers(
 ) -> None:
     """Score answer backends: key facts, similarity, citations (gold pages, ALCE recall and
     precision), refusals, latency and tokens."""
-    from eval.answers import run_answer_eval
+    from eval.answers import rescore_run, run_answer_eval
     from eval.datasets import DatasetError
     from ingest.errors import EmbedderMismatchError
     from s3assist.settings import get_settings
 
+    if rescore is not None:
+        if not (rescore / "per_question.jsonl").is_file():
+            _fail(f"no per_question.jsonl in {rescore}", as_json)
+        try:
+            result = rescore_run(get_settings(), rescore, dataset)
+        except (DatasetError, ValueError, OSError) as exc:
+            _fail(str(exc), as_json)
+            return
+        _print_answers(result, as_json)
+        return
     names = [b.strip() for b in backends.split(",") if b.strip()]
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     out_dir = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -138,6 +155,12 @@ def answers(
     except (DatasetError, EmbedderMismatchError, ValueError) as exc:
         _fail(str(exc), as_json)
         return
+    _print_answers(result, as_json)
+    if result.skipped:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _print_answers(result: Any, as_json: bool) -> None:
     if as_json:
         sys.stdout.write(json.dumps(result.summary, ensure_ascii=False) + "\n")
     else:
@@ -145,8 +168,6 @@ def answers(
         console.print(
             f"written to {result.out_dir}/ (summary.json, per_question.jsonl, answers.md)"
         )
-    if result.skipped:
-        raise typer.Exit(EXIT_PARTIAL)
 
 
 def _fail(message: str, as_json: bool) -> None:

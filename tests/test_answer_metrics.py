@@ -162,6 +162,8 @@ def test_key_fact_recall_whole_words_and_numbers() -> None:
     assert key_fact_recall("It rose to 21.9 %.", ["1.9"]) == 0.0
     assert key_fact_recall("From 1.5%–1.9% of GDP.", ["1.5 % to 1.9 %"]) == 1.0
     assert key_fact_recall("Economy and Labour [2].", ["Economy & Labour", "Geography"]) == 0.5
+    assert key_fact_recall("€ 3.6 billion in private funding", ["3.6 billion", "€3.6"]) == 1.0
+    assert key_fact_recall("1.9% of GDP.", ["1.9", "9%"]) == 0.5
 
 
 def test_key_fact_recall_refused_empty_and_no_facts() -> None:
@@ -467,6 +469,73 @@ def test_score_outcome_text_refusal_of_a_generated_answer() -> None:
     assert score_outcome(_query(), quoted, _fake_scorer(), 0.5)["refused"] is False
 
 
+def test_score_outcome_non_english_answer_uses_the_multilingual_threshold() -> None:
+    claim = "Luxinnovation siège au comité de pilotage avec le Fonds national de la recherche."
+    scorer = TableScorer({(claim, P1): 0.5}, embedder=_fake_scorer().embedder)
+    out = _outcome(answer=claim + " [1]", sentences=[CitedSentence(claim, (P1,))])
+    row = score_outcome(_query(lang="fr"), out, scorer, 0.65, support_threshold_multilingual=0.45)
+    assert row["cross_lingual_support"] is True and scorer.calls[-1][2] is True
+    assert row["citation_recall"] == 1.0  # 0.5 >= 0.45
+    strict = score_outcome(_query(lang="fr"), out, scorer, 0.65)  # no multilingual threshold
+    assert strict["citation_recall"] == 0.0
+
+
+class _FakeAssistant:
+    def __init__(self, answer: Any, deltas: Sequence[str]):
+        self.answer = answer
+        self.deltas = deltas
+
+    def stream(self, question: str, backend: str | None = None) -> Iterator[Any]:
+        yield from self.deltas
+        yield self.answer
+
+
+def _answer(**over: Any) -> Any:
+    from assistant.answer import Answer, Source
+
+    values: dict[str, Any] = {
+        "question": "q",
+        "standalone_question": "q",
+        "answer": "Luxinnovation sits on it [1].",
+        "sources": [Source(1, "c1", LU, 14, P1, 0.9), Source(2, "c2", LU, 2, P2, 0.8)],
+        "refused": False,
+        "backend": "local",
+        "language": "en",
+        "sentences": [SentenceCheck("Luxinnovation sits on it.", [1], 0.8, True)],
+    }
+    values.update(over)
+    return Answer(**values)
+
+
+def test_assistant_runner() -> None:
+    from eval.answers import assistant_runner
+
+    out = assistant_runner(
+        _FakeAssistant(_answer(), ["Luxinnovation ", "sits on it [1]."]), "local"
+    )(_query())
+    assert out.generated and out.backend_used == "local" and not out.refused_flag
+    assert out.citations == [{"file": LU, "page": 14, "text": P1}]  # cited only, not all sources
+    assert out.sentences == [CitedSentence("Luxinnovation sits on it.", (P1,))]
+    assert out.retrieved == [(LU, 14), (LU, 2)]
+    assert out.raw_text == "Luxinnovation sits on it [1]."
+    assert 0 <= out.first_token_s <= out.total_s
+    # a generated answer that failed its checks and was replaced by the extractive one
+    notice = "the generated answer failed the citation checks (0 of 2 sentences supported); "
+    fallback = _answer(notices=[notice + "extractive answer shown"])
+    out = assistant_runner(_FakeAssistant(fallback, ["Made up."]), "local")(_query())
+    assert (out.backend_used, out.generated, out.fallback) == ("extractive", False, True)
+    row = score_outcome(_query(), out, _fake_scorer(), 0.5)
+    assert row["fallback"] is True and summarise([row])["fallbacks_to_extractive"] == 1
+    # no streamed text (extractive): the first token is the whole answer
+    ext = assistant_runner(_FakeAssistant(_answer(backend="extractive"), []), "extractive")
+    out = ext(_query())
+    assert out.first_token_s == out.total_s and not out.generated and not out.fallback
+    assert (
+        summarise([score_outcome(_query(), out, _fake_scorer(), 0.5)])["fallbacks_to_extractive"]
+        == 0
+    )
+
+
 class _FakeNaiveRetriever:
     def search_chunks(self, query: str, k: int) -> list[tuple[str, int, str]]:
         chunks = [(LU, 14, P1), (LU, 2, P2), (LU, 3, P3), (LU, 4, "Passage four."), (LU, 5, "x")]
@@ -555,6 +624,47 @@ def test_summarise_and_markdown() -> None:
     assert "| local | 3 (2/1) | 0.250 |" in md
     assert "| local (Non-English) | 1 (1/0) |" in md
     assert "- naive: needs the local model" in md
+
+
+def test_rescore_run(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    from eval.answers import rescore_run
+
+    record = {
+        "id": "q1",
+        "question": "What did the private sector invest?",
+        "lang": "en",
+        "answerable": True,
+        "reference_answer": "EUR 3.6 billion of private funding.",
+        "key_facts": ["3.6 billion"],
+        "gold": [{"file": LU, "page": 14}],
+        "topic": "funding",
+    }
+    dataset = tmp_path / "answers.jsonl"
+    dataset.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    q = _query(key_facts=("3.6 billion",), reference_answer=record["reference_answer"])
+    out = _outcome(answer="€3.6 billion in private funding [1].")
+    row = score_outcome(q, out, _fake_scorer(), 0.5)
+    row["backend"] = "naive"
+    row["key_fact_recall"] = 0.0  # as scored by an older metric
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "per_question.jsonl").write_text(json.dumps(row) + "\n", encoding="utf-8")
+    old = {
+        "date": "d", "settings_hash": "h", "corpus": "c", "dataset": str(dataset),
+        "dataset_sha256": "0", "questions": 1, "fact_threshold": 0.8, "support_threshold": 0.5,
+        "naive_k": 4, "subsets": {"all": "All", "en": "English", "non_en": "Non-English"},
+        "backends": {}, "skipped": {},
+    }  # fmt: skip
+    (run / "summary.json").write_text(json.dumps(old), encoding="utf-8")
+    result = rescore_run(Settings(data_dir=tmp_path / "data"), run, dataset)
+    rescored = json.loads((run / "per_question.jsonl").read_text())
+    assert rescored["key_fact_recall"] == 1.0
+    assert rescored["citation_recall"] == row["citation_recall"]  # kept as stored
+    assert 0.5 < rescored["similarity"] <= 1.0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["backends"]["naive"]["all"]["key_fact_recall"] == 1.0
+    assert summary["fact_threshold"] == FACT_THRESHOLD and summary["rescored"]
+    assert "re-scored" in (run / "answers.md").read_text() and result.out_dir == run
 
 
 def test_cli_rejects_unknown_backend(tmp_path: Path) -> None:

@@ -118,14 +118,28 @@ class TestGeneratedAnswers:
             "The mayor opened three moon bases [2].",
         )
         answer = assistant.ask(self.QUESTION, backend="local")
-        assert answer.backend == "local" and not answer.refused
+        assert answer.backend == "extractive" and not answer.refused
         assert any("failed the citation checks" in n for n in answer.notices)
         assert "moon" not in answer.answer and "quantum" not in answer.answer
         assert answer.citations()[0]["file"] == BENCH
 
-    def test_model_refusal_is_respected(self, indexed):
+    def test_model_refusal_on_good_evidence_gives_extractive(self, indexed):
+        """Refusing is decided in code: evidence passed the guards, so answer anyway."""
         assistant = self._assistant(indexed, refusal_sentence("en"))
-        assert assistant.ask(self.QUESTION, backend="local").refused
+        answer = assistant.ask(self.QUESTION, backend="local")
+        assert not answer.refused and answer.backend == "extractive"
+        assert any("declined" in n for n in answer.notices)
+        assert answer.citations()[0]["file"] == BENCH
+
+    def test_refusal_sentence_appended_to_an_answer_is_dropped(self, indexed):
+        assistant = self._assistant(
+            indexed,
+            "The case study compares human resources in science and technology (HRST) as a "
+            "share of the active population [1]. " + refusal_sentence("en"),
+        )
+        answer = assistant.ask(self.QUESTION, backend="local")
+        assert not answer.refused and answer.backend == "local"
+        assert refusal_sentence("en") not in answer.answer
 
     def test_unavailable_backend_gives_extractive_with_notice(self, indexed):
         assistant = self._assistant(indexed, "!fail")

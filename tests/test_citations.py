@@ -100,6 +100,10 @@ class TestCheckAnswer:
         )
         assert checked.sentences[0].cited == [2]
 
+    def test_sentence_empty_without_its_markers_is_removed(self, scorer):
+        checked = check_answer("The growth areas are [2] and [3].", SOURCES, scorer, 0.5)
+        assert checked.sentences == [] and checked.removed
+
     def test_empty_answer(self, scorer):
         checked = check_answer("", SOURCES, scorer, threshold=0.5)
         assert checked.sentences == [] and checked.text == ""

@@ -7,13 +7,11 @@ answer text, the cited sources (file, page, passage), the backend and the settin
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from app.sqlite_store import SQLiteStore
 
 VERDICTS = ("correct", "incorrect", "wrong_evidence")
 
@@ -50,46 +48,10 @@ class Feedback:
     created_at: float = 0.0
 
 
-class FeedbackStore:
+class FeedbackStore(SQLiteStore):
     """``add`` one verdict, ``all`` to read them back (newest last)."""
 
-    def __init__(self, db_path: Path):
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        self.db_path = db_path
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._migrate(conn)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A short-lived connection: the app calls from many worker threads."""
-        conn = sqlite3.connect(str(self.db_path), timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        """Named migrations, each applied once, in order."""
-        conn.execute("CREATE TABLE IF NOT EXISTS app_migrations (name TEXT PRIMARY KEY, at REAL)")
-        done = {r[0] for r in conn.execute("SELECT name FROM app_migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with self._transaction(conn):
-                conn.execute(sql)
-                conn.execute("INSERT INTO app_migrations VALUES (?, ?)", (name, time.time()))
+    MIGRATIONS = MIGRATIONS
 
     def add(self, item: Feedback) -> int:
         if item.verdict not in VERDICTS:

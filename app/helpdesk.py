@@ -15,16 +15,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from app.sqlite_store import SQLiteStore
 from s3assist.settings import Settings
 
 DRAFT, EDITED, APPROVED = "draft", "edited", "approved"
@@ -129,12 +128,14 @@ def _entry(row: tuple[Any, ...]) -> HelpdeskEntry:
     )
 
 
-class HelpdeskStore:
+class HelpdeskStore(SQLiteStore):
     """``draft`` / ``update`` / ``approve`` entries, ``list`` and ``export_csv`` them.
 
     ``assistant`` returns the :class:`assistant.pipeline.Assistant` that drafts answers (the
     app passes its shared, lazily loaded one); ``embedder`` defaults to the settings' MiniLM.
     """
+
+    MIGRATIONS = MIGRATIONS
 
     def __init__(
         self,
@@ -144,46 +145,12 @@ class HelpdeskStore:
         backend: str = "extractive",
     ):
         self.settings = settings
-        self.db_path = settings.app_db
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         self._assistant = assistant
         self._embedder = embedder
         self.backend = backend
         self._vectors: dict[int, np.ndarray] = {}
         self._vec_lock = threading.Lock()
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            self._migrate(conn)
-
-    # -- SQLite ----------------------------------------------------------------------------
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(str(self.db_path), timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA synchronous=NORMAL")
-            yield conn
-        finally:
-            conn.close()
-
-    @contextmanager
-    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS app_migrations (name TEXT PRIMARY KEY, at REAL)")
-        for name, sql in MIGRATIONS:
-            with self._transaction(conn):
-                done = conn.execute("SELECT 1 FROM app_migrations WHERE name = ?", (name,))
-                if done.fetchone():
-                    continue
-                conn.execute(sql)
-                conn.execute("INSERT INTO app_migrations VALUES (?, ?)", (name, time.time()))
+        super().__init__(settings.app_db)
 
     # -- writes ----------------------------------------------------------------------------
     def add(

@@ -108,7 +108,7 @@ class _TimedEmbeddings(S3Embeddings):
         self.inner = inner
         self.name = inner.name
         self._on_slice = on_slice
-        self._times = times
+        self.times = times
 
     @property
     def dimension(self) -> int:
@@ -128,7 +128,7 @@ class _TimedEmbeddings(S3Embeddings):
             t0 = time.perf_counter()
             part = texts[start : start + self.SLICE]
             out.extend(self.inner.embed_documents(part))
-            self._times.embed_s += time.perf_counter() - t0
+            self.times.embed_s += time.perf_counter() - t0
             self._on_slice(len(part))
         return out
 
@@ -228,7 +228,10 @@ class Ingestor:
         prune: bool = True,
     ) -> IngestReport:
         start = time.perf_counter()
-        self.times.__init__()  # type: ignore[misc]
+        self.times = StageTimes()  # each report keeps its own figures
+        for timed in (self._timed, *self._extra.values()):
+            if isinstance(timed, _TimedEmbeddings):
+                timed.times = self.times
         report = IngestReport(times=self.times)
         self.repair_if_needed()
         overrides = read_manifest(manifest_csv) if manifest_csv else {}

@@ -60,6 +60,8 @@ class TestIngestor:
         assert again.chunks_embedded == 0
         assert len(again.unchanged) == 4 and again.added == again.updated == []
         assert ing.store.count() == first.chunks
+        assert first.times.embed_s > 0 and first.times.parse_s > 0  # not reset by the re-run
+        assert again.times.embed_s == 0
 
     def test_changed_file_replaces_its_chunks(self, settings, small_corpus, embedder):
         ing = Ingestor(settings, embedder)

@@ -57,7 +57,7 @@ from eval.answer_metrics import (
 )
 from eval.datasets import AnswerQuery, DatasetError, check_gold_in_corpus, load_answer_dataset
 from eval.metrics import percentile
-from eval.retrieval import CORPUS_FOLDERS, _Bar, _bar, build_index
+from eval.retrieval import CORPUS_FOLDERS, ProgressBar, build_index, progress_bar
 from s3assist.settings import Settings
 
 BACKENDS = ("extractive", "local", "openai", "naive")
@@ -403,7 +403,7 @@ def run_answer_eval(
     index_report: dict[str, Any] | None = None
     extras: dict[str, Any] = {}
 
-    with _bar(quiet) as bar:
+    with progress_bar(quiet) as bar:
         ours = [b for b in backends if b != "naive"]
         if ingest and ours:
             t0 = time.perf_counter()
@@ -525,7 +525,7 @@ def _make_runner(
     assistant: Any,
     corpus_root: Path,
     extras: dict[str, Any],
-    bar: _Bar,
+    bar: ProgressBar,
 ) -> Runner:
     if name == "extractive":
         return assistant_runner(assistant, name)

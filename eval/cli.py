@@ -25,6 +25,10 @@ eval_app = typer.Typer(
 console = Console(stderr=True)
 
 
+CorpusOpt = Annotated[Path, typer.Option(help="Corpus root the gold files are relative to.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Output folder (default eval/runs/<timestamp>).")]
+
+
 @eval_app.command("retrieval")
 def retrieval(
     dataset: Annotated[
@@ -34,12 +38,8 @@ def retrieval(
             "(answers_*.jsonl: its answerable questions are the queries)."
         ),
     ] = DATASETS / "retrieval_dev.jsonl",
-    corpus: Annotated[
-        Path, typer.Option(help="Corpus root the gold files are relative to.")
-    ] = Path("../shared/corpus"),
-    out: Annotated[
-        Path | None, typer.Option(help="Output folder (default eval/runs/<timestamp>).")
-    ] = None,
+    corpus: CorpusOpt = Path("../shared/corpus"),
+    out: OutOpt = None,
     variants: Annotated[
         str,
         typer.Option(
@@ -86,12 +86,8 @@ def answers(
         Path,
         typer.Option(help="Answer set (JSONL: questions, reference answers, key facts, gold)."),
     ] = DATASETS / "answers_dev.jsonl",
-    corpus: Annotated[
-        Path, typer.Option(help="Corpus root the gold files are relative to.")
-    ] = Path("../shared/corpus"),
-    out: Annotated[
-        Path | None, typer.Option(help="Output folder (default eval/runs/<timestamp>).")
-    ] = None,
+    corpus: CorpusOpt = Path("../shared/corpus"),
+    out: OutOpt = None,
     backends: Annotated[
         str,
         typer.Option(

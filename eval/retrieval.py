@@ -137,7 +137,7 @@ def _kind_is(kind: str) -> Callable[[RetrievalQuery], bool]:
 
 
 # --- progress --------------------------------------------------------------------------------
-class _Bar:
+class ProgressBar:
     """A rich progress bar on stderr (silent when quiet), also fed by the ingest hooks."""
 
     def __init__(self, quiet: bool):
@@ -163,7 +163,7 @@ class _Bar:
         )
         self._task: Any = None
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> ProgressBar:
         self.progress.__enter__()
         return self
 
@@ -195,8 +195,8 @@ class _Bar:
 
 
 @contextmanager
-def _bar(quiet: bool) -> Iterator[_Bar]:
-    with _Bar(quiet) as bar:
+def progress_bar(quiet: bool) -> Iterator[ProgressBar]:
+    with ProgressBar(quiet) as bar:
         yield bar
 
 
@@ -238,7 +238,7 @@ def _time_variant(
     searcher: Searcher,
     queries: Sequence[RetrievalQuery],
     k: int,
-    bar: _Bar,
+    bar: ProgressBar,
     build_s: float,
 ) -> VariantRun:
     bar.task(f"{name}", len(queries))
@@ -307,7 +307,7 @@ def run_retrieval_eval(
     runs: list[VariantRun] = []
     index_report: dict[str, Any] | None = None
 
-    with _bar(quiet) as bar:
+    with progress_bar(quiet) as bar:
         if ingest and any(v != "naive" for v in variants):
             t0 = time.perf_counter()
             index_report = build_index(settings, corpus_root, progress=bar)

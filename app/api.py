@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import require_admin
 from app.chat import (
@@ -23,7 +23,7 @@ from app.chat import (
 )
 from app.feedback import VERDICTS, Feedback
 from app.helpdesk import STATUSES, EntryNotFound, HelpdeskStore, helpdesk_of
-from app.services import AppServices
+from app.services import AppServices, DocumentNotFound
 from app.uploads import UploadRejected, save_upload
 from assistant.pipeline import Assistant
 from assistant.retriever import KEYWORD
@@ -42,6 +42,22 @@ class FeedbackIn(BaseModel):
     backend: str = Field("", max_length=50)
     settings_hash: str = Field("", max_length=64)
     comment: str = Field("", max_length=5_000)
+
+
+class MetadataEdit(BaseModel):
+    """Metadata an admin sets on a document; a field left out keeps its value, ``null`` or ""
+    goes back to the inferred value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=500)
+    doc_type: str | None = Field(None, pattern="^(strategy|guidance|other)?$")
+    country: str | None = Field(None, max_length=10)
+    region: str | None = Field(None, max_length=200)
+    nuts_code: str | None = Field(None, max_length=10)
+    territorial_level: str | None = Field(None, pattern="^(national|regional)?$")
+    language: str | None = Field(None, max_length=10)
+    year: int | None = Field(None, ge=0, le=2100)
 
 
 Admin = Annotated[str, Depends(require_admin)]
@@ -183,6 +199,35 @@ def upload_document(
     doc_id, report = svc.ingest(path)
     body = {"doc_id": doc_id, "uploaded_by": admin, **report.as_json()}
     return JSONResponse(body, status_code=422 if report.failed else 201)
+
+
+def _edited(doc_id: str, run: Any) -> dict[str, Any]:
+    try:
+        row, report = run()
+    except DocumentNotFound as exc:
+        raise HTTPException(404, f"no ingested document {doc_id!r}") from exc
+    except FileNotFoundError as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    return {"document": row_json(row), "report": report.as_json()}
+
+
+@router.patch("/documents/{doc_id:path}", tags=["library"])
+def edit_document(doc_id: str, body: MetadataEdit, svc: Services, admin: Admin) -> JSONResponse:
+    """Save metadata overrides (highest precedence, kept across re-ingests) and re-ingest the
+    document; 422 for unknown fields or bad values, or when the re-ingest failed."""
+    result = _edited(doc_id, lambda: svc.edit_metadata(doc_id, body.model_dump(exclude_unset=True)))
+    failed = bool(result["report"]["failed"])
+    return JSONResponse({**result, "edited_by": admin}, status_code=422 if failed else 200)
+
+
+@router.post("/documents/{doc_id:path}/reingest", tags=["library"])
+def reingest_document(doc_id: str, svc: Services, admin: Admin) -> JSONResponse:
+    """Re-run one document from its file (409 when the file is gone)."""
+    result = _edited(doc_id, lambda: svc.reingest(doc_id))
+    failed = bool(result["report"]["failed"])
+    return JSONResponse({**result, "by": admin}, status_code=422 if failed else 200)
 
 
 @router.delete("/documents/{doc_id:path}", tags=["library"])

@@ -16,9 +16,26 @@ from app.feedback import FeedbackStore
 from app.uploads import is_upload
 from assistant.pipeline import Assistant
 from ingest.manifest import INDEXED, DocumentRow, Manifest
+from ingest.metadata import DocumentMetadata, apply_override_dict
 from ingest.pipeline import Ingestor, IngestReport
 from s3assist.settings import Settings
 from vectorstore.store import Hit
+
+EDITABLE_FIELDS = (
+    "title",
+    "doc_type",
+    "country",
+    "region",
+    "nuts_code",
+    "territorial_level",
+    "language",
+    "year",
+)
+
+
+class DocumentNotFound(LookupError):
+    """No ingested document has this id."""
+
 
 EMPTY_LIBRARY = "No documents yet — ingest some (`s3assist ingest PATH`) or upload in Library."
 FACET_FIELDS = ("country", "doc_type", "territorial_level", "language", "year")
@@ -125,3 +142,62 @@ class AppServices:
             if rows:
                 self._invalidate_derived()
         return rows
+
+    def overrides(self, doc_id: str) -> dict[str, Any]:
+        manifest = Manifest(self.settings.records_db)
+        try:
+            return manifest.get_overrides(doc_id)
+        finally:
+            manifest.close()
+
+    def edit_metadata(
+        self, doc_id: str, changes: dict[str, Any]
+    ) -> tuple[DocumentRow, IngestReport]:
+        """Merge ``changes`` into the document's stored overrides (``None``/"" forgets a field,
+        going back to the inferred value), then re-ingest it.
+
+        ``ValueError`` for bad values (checked before anything is saved), ``DocumentNotFound``,
+        ``FileNotFoundError`` when the document's file is gone.
+        """
+        unknown = set(changes) - set(EDITABLE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown metadata field(s) {sorted(unknown)}")
+        with self.write_lock:
+            ingestor = Ingestor(self.settings)
+            try:
+                row = ingestor.manifest.get(doc_id)
+                if row is None:
+                    raise DocumentNotFound(doc_id)
+                merged = dict(ingestor.manifest.get_overrides(doc_id))
+                for key, value in changes.items():
+                    if value is None or value == "":
+                        merged.pop(key, None)
+                    else:
+                        merged[key] = value
+                base = row.metadata or {"title": Path(doc_id).stem}
+                known = {
+                    k: v for k, v in base.items() if k in DocumentMetadata.__dataclass_fields__
+                }
+                apply_override_dict(DocumentMetadata(**known), merged, "metadata")
+                ingestor.manifest.set_overrides(doc_id, merged)
+                report = ingestor.reingest(doc_id)
+                new_row = ingestor.manifest.get(doc_id) or row
+            finally:
+                ingestor.close()
+            self._invalidate_derived()
+        return new_row, report
+
+    def reingest(self, doc_id: str) -> tuple[DocumentRow, IngestReport]:
+        """Re-run one document from its file (``DocumentNotFound``, ``FileNotFoundError``)."""
+        with self.write_lock:
+            ingestor = Ingestor(self.settings)
+            try:
+                if ingestor.manifest.get(doc_id) is None:
+                    raise DocumentNotFound(doc_id)
+                report = ingestor.reingest(doc_id)
+                row = ingestor.manifest.get(doc_id)
+            finally:
+                ingestor.close()
+            self._invalidate_derived()
+        assert row is not None
+        return row, report

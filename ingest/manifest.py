@@ -45,6 +45,16 @@ MIGRATIONS = [
         INSERT INTO state VALUES ('generation', '0')
         """,
     ),
+    (
+        "003_overrides",
+        """
+        CREATE TABLE overrides (
+            doc_id TEXT PRIMARY KEY,
+            data TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        )
+        """,
+    ),
 ]
 
 INDEXED, INDEXING, FAILED = "indexed", "indexing", "failed"
@@ -164,6 +174,22 @@ class Manifest:
 
     def remove(self, doc_id: str) -> None:
         self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def set_overrides(self, doc_id: str, data: dict[str, Any]) -> None:
+        """Metadata an admin set in the app (highest precedence); an empty dict forgets them.
+        They survive re-ingest; ``Ingestor.delete`` forgets them with the document."""
+        if not data:
+            self.conn.execute("DELETE FROM overrides WHERE doc_id = ?", (doc_id,))
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO overrides VALUES (?, ?, ?)",
+            (doc_id, json.dumps(data, ensure_ascii=False, sort_keys=True), time.time()),
+        )
+
+    def get_overrides(self, doc_id: str) -> dict[str, Any]:
+        r = self.conn.execute("SELECT data FROM overrides WHERE doc_id = ?", (doc_id,)).fetchone()
+        data = json.loads(r[0]) if r else {}
+        return data if isinstance(data, dict) else {}
 
     def clear(self) -> None:
         self.conn.execute("DELETE FROM documents")

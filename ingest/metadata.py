@@ -1,6 +1,8 @@
 """Document metadata: inferred from the file name and text, overridable by sidecars or a CSV.
 
-Precedence, lowest to highest: inference < CSV manifest row < ``NAME.meta.json`` sidecar.
+Precedence, lowest to highest: inference < CSV manifest row < ``NAME.meta.json`` sidecar <
+overrides an admin saved in the app (stored in the manifest database, see
+:meth:`ingest.manifest.Manifest.set_overrides`).
 Every field is a plain str/int so it can be used as a Chroma filter.
 """
 
@@ -166,6 +168,23 @@ def _coerce(meta: DocumentMetadata, overrides: dict[str, Any], source: str) -> N
         setattr(meta, key, int(value) if isinstance(current, int) else str(value))
     if meta.doc_type not in DOC_TYPES:
         raise ValueError(f"{source}: doc_type must be one of {DOC_TYPES}, not {meta.doc_type!r}")
+
+
+def apply_override_dict(
+    meta: DocumentMetadata, data: dict[str, Any], source: str
+) -> DocumentMetadata:
+    """Apply one set of overrides with the sidecar/CSV rules (``ValueError`` when invalid)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a JSON object")
+    if "file" in data:
+        raise ValueError(f"{source}: unknown metadata field(s) ['file']")
+    try:
+        _coerce(meta, data, source)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and str(exc).startswith(source):
+            raise
+        raise ValueError(f"{source}: {exc}") from exc
+    return meta
 
 
 def sidecar_path(path: Path) -> Path | None:

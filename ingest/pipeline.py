@@ -27,6 +27,7 @@ from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
 from ingest.manifest import FAILED, INDEXED, INDEXING, DocumentRow, Manifest
 from ingest.metadata import (
     DocumentMetadata,
+    apply_override_dict,
     apply_overrides,
     infer_metadata,
     read_manifest,
@@ -250,11 +251,42 @@ class Ingestor:
         report.seconds = time.perf_counter() - start
         return report
 
+    def reingest(self, doc_id: str) -> IngestReport:
+        """Re-run one indexed (or failed) document from its file, keeping its doc id.
+
+        The file is parsed again even when unchanged (new stored overrides, a fixed parser);
+        chunks whose text and metadata are unchanged are still not re-embedded.
+        Raises ``LookupError`` for an unknown id and ``FileNotFoundError`` when the file is gone.
+        """
+        row = self.manifest.get(doc_id)
+        if row is None:
+            raise LookupError(f"no ingested document {doc_id!r}")
+        path = Path(row.abs_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"the file of {doc_id!r} is gone: {row.abs_path}")
+        start = time.perf_counter()
+        self.times = StageTimes()
+        for timed in (self._timed, *self._extra.values()):
+            if isinstance(timed, _TimedEmbeddings):
+                timed.times = self.times
+        report = IngestReport(times=self.times)
+        self.repair_if_needed()
+        self.progress.files(1)
+        status = self._ingest_file(path, path.parent, {}, report, force=True)
+        self.progress.file_done(path.name, status)
+        t0 = time.perf_counter()
+        self.bm25.ensure(self.store, self.manifest.generation())
+        self.times.store_s += time.perf_counter() - t0
+        report.seconds = time.perf_counter() - start
+        return report
+
     def delete(self, doc: str) -> list[str]:
-        """Remove a document completely (chunks, records, manifest row). Returns doc ids."""
+        """Remove a document completely (chunks, records, manifest row, stored overrides).
+        Returns doc ids."""
         rows = self.find(doc)
         for row in rows:
             self._remove(row.doc_id)
+            self.manifest.set_overrides(row.doc_id, {})
         if rows:
             self.bm25.ensure(self.store, self.manifest.generation())
         return [r.doc_id for r in rows]
@@ -311,18 +343,25 @@ class Ingestor:
 
     # -- one file ------------------------------------------------------------------------
     def _ingest_file(
-        self, path: Path, root: Path, overrides: dict[str, dict[str, str]], report: IngestReport
+        self,
+        path: Path,
+        root: Path,
+        overrides: dict[str, dict[str, str]],
+        report: IngestReport,
+        force: bool = False,
     ) -> str:
         existing = self.manifest.by_abs_path(str(path))
         doc_id = existing.doc_id if existing else _relative(path, root)
+        stored = self.manifest.get_overrides(doc_id)
         try:
             file_hash = file_sha256(path)
-            meta_hash = _override_hash(path, doc_id, overrides)
+            meta_hash = _override_hash(path, doc_id, overrides, stored)
         except OSError as exc:
             report.failed.append(FileFailure(doc_id, f"cannot read file: {exc.strerror or exc}"))
             return "failed"
         if (
-            existing
+            not force
+            and existing
             and existing.status == INDEXED
             and existing.file_hash == file_hash
             and existing.meta_hash == meta_hash
@@ -332,10 +371,10 @@ class Ingestor:
             report.chunks += existing.chunks
             return "unchanged"
         try:
-            docs, n_pages, metadata = self._prepare(path, doc_id, overrides)
+            docs, n_pages, metadata = self._prepare(path, doc_id, overrides, stored)
         except IngestError as exc:
             return self._fail(report, existing, doc_id, path, file_hash, str(exc), exc.kind)
-        except ValueError as exc:  # bad sidecar / manifest values
+        except ValueError as exc:  # bad sidecar / manifest / stored override values
             return self._fail(report, existing, doc_id, path, file_hash, str(exc), "metadata")
         except Exception as exc:  # a parser bug must not sink the batch
             reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
@@ -381,7 +420,11 @@ class Ingestor:
         return "added"
 
     def _prepare(
-        self, path: Path, doc_id: str, overrides: dict[str, dict[str, str]]
+        self,
+        path: Path,
+        doc_id: str,
+        overrides: dict[str, dict[str, str]],
+        stored: dict[str, Any] | None = None,
     ) -> tuple[list[Document], int, dict[str, Any]]:
         t0 = time.perf_counter()
         loaded = load_file(path, self.limits)
@@ -389,6 +432,8 @@ class Ingestor:
         meta: DocumentMetadata = apply_overrides(
             infer_metadata(loaded, pages), path, doc_id, overrides
         )
+        if stored:
+            apply_override_dict(meta, stored, f"stored overrides for {doc_id}")
         t1 = time.perf_counter()
         chunks = self.chunker.chunk(pages, lambda section: context_header(meta, doc_id, section))
         self.times.parse_s += t1 - t0
@@ -496,10 +541,17 @@ def _relative(path: Path, root: Path) -> str:
         return path.name
 
 
-def _override_hash(path: Path, doc_id: str, overrides: dict[str, dict[str, str]]) -> str:
+def _override_hash(
+    path: Path,
+    doc_id: str,
+    overrides: dict[str, dict[str, str]],
+    stored: dict[str, Any] | None = None,
+) -> str:
     parts: list[Any] = [overrides.get(doc_id) or overrides.get(path.name) or {}]
     if (sidecar := sidecar_path(path)) is not None:
         parts.append(sidecar.read_text(encoding="utf-8", errors="replace"))
+    if stored:  # appended only when present: hashes of files without them stay as they were
+        parts.append({"stored": stored})
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 

@@ -308,8 +308,41 @@ class TestEmptyLibrary:
             assert c.get("/search", params={"q": "regional innovation"}).json() == {"hits": []}
             body = {"messages": [{"role": "user", "content": QUESTION}]}
             assert c.post("/v1/chat/completions", json=body).json()["refused"] is True
-        _, summary, _ = LibraryTab(AppServices(settings)).refresh()
+        _, summary, *_ = LibraryTab(AppServices(settings)).refresh()
         assert EMPTY_LIBRARY in summary
+
+
+class TestEditMetadata:
+    def test_patch_overrides_and_reingests(self, tmp_path, embedder):
+        from fastapi.testclient import TestClient
+
+        root = make_corpus(tmp_path / "corpus")
+        settings = app_settings(tmp_path / "data")
+        ingestor = Ingestor(settings, embedder)
+        ingestor.ingest([root])
+        ingestor.close()
+        doc = "guidance/OnlineS3_1.2_Stakeholder_Engagement_Guideline.txt"
+        with TestClient(create_app(settings)) as c:
+            change = {"nuts_code": "DEA1", "title": "Edited stakeholder guide"}
+            assert c.patch(f"/documents/{doc}", json=change).status_code == 401
+            r = c.patch(f"/documents/{doc}", json=change, auth=ADMIN)
+            assert r.status_code == 200, r.text
+            body = r.json()
+            assert body["document"]["metadata"]["country"] == "DE"
+            assert body["report"]["failed"] == []
+            hits = c.get("/search", params={"q": "stakeholder engagement", "country": "DE"})
+            assert hits.status_code == 200
+            assert doc in {h["file"] for h in hits.json()["hits"]}
+            assert (
+                c.patch(f"/documents/{doc}", json={"colour": "red"}, auth=ADMIN).status_code == 422
+            )
+            bad = c.patch(f"/documents/{doc}", json={"doc_type": "novel"}, auth=ADMIN)
+            assert bad.status_code == 422
+            assert c.patch("/documents/nope.pdf", json={}, auth=ADMIN).status_code == 404
+            again = c.post(f"/documents/{doc}/reingest", auth=ADMIN)
+            assert again.status_code == 200 and again.json()["report"]["chunks_embedded"] == 0
+            assert again.json()["document"]["metadata"]["nuts_code"] == "DEA1"
+            assert c.post(f"/documents/{doc}/reingest").status_code == 401
 
 
 # -- the pieces behind the API ----------------------------------------------------------------

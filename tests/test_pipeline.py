@@ -143,6 +143,39 @@ class TestIngestor:
         meta = docs[0].metadata
         assert (meta["country"], meta["doc_type"], meta["year"]) == ("DE", "other", 2016)
 
+    def test_stored_override_reingest(self, settings, small_corpus, embedder):
+        doc_id = "guidance/OnlineS3_1.2_Stakeholder_Engagement_Guideline.txt"
+        ing = Ingestor(settings, embedder)
+        ing.ingest([small_corpus])
+        ing.manifest.set_overrides(doc_id, {"nuts_code": "DEA1", "title": "Edited"})
+        report = ing.reingest(doc_id)
+        assert report.failed == [] and report.updated == [doc_id]
+        docs = ing.store.get_documents({"doc_id": doc_id})
+        assert docs and {d.metadata["country"] for d in docs} == {"DE"}
+        assert {d.metadata["title"] for d in docs} == {"Edited"}
+        assert ing.manifest.get(doc_id).metadata["nuts_code"] == "DEA1"
+        # unchanged file + unchanged override: nothing re-processed, overrides kept
+        again = ing.ingest([small_corpus])
+        assert again.chunks_embedded == 0 and doc_id in again.unchanged
+        assert ing.manifest.get_overrides(doc_id)["nuts_code"] == "DEA1"
+        # a changed override re-processes the file on the next plain ingest
+        ing.manifest.set_overrides(doc_id, {"nuts_code": "DEA1", "year": 2015})
+        third = ing.ingest([small_corpus])
+        assert third.updated == [doc_id]
+        assert {d.metadata["year"] for d in ing.store.get_documents({"doc_id": doc_id})} == {2015}
+
+    def test_bad_stored_override_is_reported(self, settings, small_corpus, embedder):
+        doc_id = "guidance/OnlineS3_1.2_Stakeholder_Engagement_Guideline.txt"
+        ing = Ingestor(settings, embedder)
+        ing.ingest([small_corpus])
+        ing.manifest.set_overrides(doc_id, {"doc_type": "bogus"})
+        report = ing.reingest(doc_id)
+        assert [(f.file, f.kind) for f in report.failed] == [(doc_id, "metadata")]
+        assert "doc_type" in report.failed[0].reason
+        assert ing.manifest.get(doc_id).status == INDEXED  # the last good version stays
+        with pytest.raises(LookupError):
+            ing.reingest("no/such.pdf")
+
     def test_embedder_switch_is_refused(self, settings, small_corpus, embedder):
         Ingestor(settings, embedder).ingest([small_corpus])
         changed = Settings(data_dir=settings.data_dir, chunk_size=120, chunk_overlap=20)

@@ -57,7 +57,7 @@ from eval.answer_metrics import (
 )
 from eval.datasets import AnswerQuery, DatasetError, check_gold_in_corpus, load_answer_dataset
 from eval.metrics import percentile
-from eval.retrieval import CORPUS_FOLDERS, ProgressBar, build_index, progress_bar
+from eval.retrieval import CORPUS_FOLDERS, ProgressBar, build_index, checked_names, progress_bar
 from s3assist.settings import Settings
 
 BACKENDS = ("extractive", "local", "openai", "naive")
@@ -383,13 +383,7 @@ def run_answer_eval(
 ) -> AnswerEvalResult:
     """Run and score ``backends`` on the answer set; write summary.json, per_question.jsonl,
     answers.md into ``out_dir``."""
-    backends = list(dict.fromkeys(backends))
-    unknown = [b for b in backends if b not in BACKENDS]
-    if unknown or not backends:
-        raise ValueError(
-            f"unknown backend(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(BACKENDS)}"
-        )
+    backends = checked_names(backends, BACKENDS, "backend")
     corpus_root = Path(corpus_root).resolve()
     dataset = Path(dataset)
     records = _load(dataset, corpus_root, limit, ids)

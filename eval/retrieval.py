@@ -276,6 +276,18 @@ def _make_searcher(
     return factory(settings, name)
 
 
+def checked_names(names: Sequence[str], known: Sequence[str], what: str) -> list[str]:
+    """``names`` without repeats, refusing an empty list or a name not in ``known``."""
+    names = list(dict.fromkeys(names))
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ValueError(
+            f"unknown {what}(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(known)}"
+        )
+    return names
+
+
 def run_retrieval_eval(
     settings: Settings,
     dataset_path: Path,
@@ -289,13 +301,7 @@ def run_retrieval_eval(
     ingest: bool = True,
 ) -> RetrievalEvalResult:
     """Score ``variants`` on the dataset; write summary.json, per_query.jsonl, retrieval.md."""
-    variants = list(dict.fromkeys(variants))
-    unknown = [v for v in variants if v not in KNOWN_VARIANTS]
-    if unknown or not variants:
-        raise ValueError(
-            f"unknown variant(s) {', '.join(unknown) or '(none given)'}; "
-            f"choose from {', '.join(KNOWN_VARIANTS)}"
-        )
+    variants = checked_names(variants, KNOWN_VARIANTS, "variant")
     corpus_root = Path(corpus_root).resolve()
     dataset_path = Path(dataset_path)
     queries = load_queries(dataset_path, corpus_root=corpus_root)

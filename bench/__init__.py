@@ -1,0 +1,1 @@
+"""Benchmarks: ingest, re-ingest, search at scale, answer latency (see BENCHMARKS.md)."""

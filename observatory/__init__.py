@@ -1,0 +1,1 @@
+"""S3 Observatory: strategy priorities, their taxonomy labels, human review and partner search."""

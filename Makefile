@@ -31,10 +31,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## Lint, type-check and run the whole test suite (slow tests included, as CI does).
+## Lint, type-check, run the whole test suite (slow tests included, as CI does), then the eval
+## regression gate (eval/gate.toml: a fixed slice of the dev sets, extractive backend).
 test: lint
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 	$(BIN)/python -m pytest
+	$(BIN)/s3assist eval gate --quiet --out eval/runs/gate-ci
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow"

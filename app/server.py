@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 
 from app.api import router
 from app.limits import BodySizeLimit
+from app.reports import reports_router
 from app.services import AppServices
 from app.ui import CSS, build_ui
 from s3assist import __version__
@@ -27,6 +28,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     api.state.services = svc
     api.add_middleware(BodySizeLimit, settings=settings)
     api.include_router(router)
+    api.include_router(reports_router)
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -38,7 +40,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
         path="/ui",
         server_name=settings.host,
         server_port=settings.port,
-        max_file_size=f"{settings.max_upload_mb:g}mb",
+        max_file_size=int(settings.max_upload_mb * 1e6),  # bytes: "0.5mb" is refused by Gradio
         ssr_mode=False,
         mcp_server=False,
         footer_links=[],

@@ -33,7 +33,7 @@ INTRO = (
     "## S3 Assistant\n"
     "Questions and semantic search over EU Smart Specialisation Strategy documents. Answers "
     "quote the documents and cite them as **[n]**; when the documents do not cover a question, "
-    "the assistant says so."
+    "the assistant says so. How good it is: [evaluation reports](/reports)."
 )
 
 

@@ -6,9 +6,11 @@ block the event loop. Uploads and deletes need an admin (HTTP Basic, :mod:`app.a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,6 +24,7 @@ from app.chat import (
     stream_events,
 )
 from app.feedback import VERDICTS, Feedback
+from app.gate import GateBusy, Ticket
 from app.helpdesk import STATUSES, EntryNotFound, HelpdeskStore, helpdesk_of
 from app.services import AppServices, DocumentNotFound
 from app.uploads import UploadRejected, save_upload
@@ -61,6 +64,7 @@ class MetadataEdit(BaseModel):
 
 
 Admin = Annotated[str, Depends(require_admin)]
+DocId = Annotated[str, PathParam(max_length=1024, description="Document id (relative path).")]
 
 
 def services(request: Request) -> AppServices:
@@ -124,7 +128,12 @@ def models(svc: Services) -> dict[str, Any]:
     }
 
 
-@router.post("/v1/chat/completions", tags=["chat"], response_model=None)
+@router.post(
+    "/v1/chat/completions",
+    tags=["chat"],
+    response_model=None,
+    responses={429: {"description": "The model is busy: retry after `Retry-After` seconds."}},
+)
 def chat_completions(body: ChatRequest, svc: Services) -> dict[str, Any] | StreamingResponse:
     """OpenAI-compatible chat: the last user message is the question, earlier turns history."""
     try:
@@ -135,13 +144,48 @@ def chat_completions(body: ChatRequest, svc: Services) -> dict[str, Any] | Strea
     backend = backend_for(body.model)
     model = body.model or svc.settings.llm_backend
     assistant = _assistant(svc)
+    ticket = _generation_slot(svc, backend)
     if body.stream:
+        items = assistant.stream(question, history, backend, filters)
         return StreamingResponse(
-            stream_events(assistant.stream(question, history, backend, filters), model),
+            _releasing(stream_events(items, model), ticket),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    return completion(assistant.ask(question, history, backend, filters), model)
+    try:
+        return completion(assistant.ask(question, history, backend, filters), model)
+    finally:
+        if ticket is not None:
+            ticket.release()
+
+
+def _generation_slot(svc: AppServices, backend: str | None) -> Ticket | None:
+    """A generation slot for model backends (None for extractive answers, which need none);
+    429 with ``Retry-After`` when the model is busy beyond its queue or the wait ran out."""
+    if not svc.uses_model(backend):
+        return None
+    try:
+        return svc.gate.acquire()
+    except GateBusy as exc:
+        raise HTTPException(
+            429,
+            f"{exc} (Retry-After: {exc.retry_after} s)",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from exc
+
+
+def _releasing(events: Iterator[str], ticket: Ticket | None) -> Iterator[str]:
+    """Stream ``events``, then free the generation slot (also when the client goes away)."""
+    try:
+        yield from events
+    finally:
+        if ticket is not None:
+            ticket.release()
+
+
+Filter = Annotated[
+    str | None, Query(max_length=500, description="A metadata value (a,b = either).")
+]
 
 
 @router.get("/search", tags=["search"])
@@ -149,13 +193,13 @@ def search(
     svc: Services,
     q: Annotated[str, Query(min_length=1, max_length=4000, description="What to look for.")],
     k: Annotated[int | None, Query(ge=1, le=200, description="Number of hits.")] = None,
-    country: str | None = None,
-    doc_type: str | None = None,
-    language: str | None = None,
-    year: str | None = None,
-    territorial_level: str | None = None,
-    nuts_code: str | None = None,
-    region: str | None = None,
+    country: Filter = None,
+    doc_type: Filter = None,
+    language: Filter = None,
+    year: Filter = None,
+    territorial_level: Filter = None,
+    nuts_code: Filter = None,
+    region: Filter = None,
     keyword: Annotated[
         str | None, Query(max_length=200, description="Only passages containing this text.")
     ] = None,
@@ -214,7 +258,7 @@ def _edited(doc_id: str, run: Any) -> dict[str, Any]:
 
 
 @router.patch("/documents/{doc_id:path}", tags=["library"])
-def edit_document(doc_id: str, body: MetadataEdit, svc: Services, admin: Admin) -> JSONResponse:
+def edit_document(doc_id: DocId, body: MetadataEdit, svc: Services, admin: Admin) -> JSONResponse:
     """Save metadata overrides (highest precedence, kept across re-ingests) and re-ingest the
     document; 422 for unknown fields or bad values, or when the re-ingest failed."""
     result = _edited(doc_id, lambda: svc.edit_metadata(doc_id, body.model_dump(exclude_unset=True)))
@@ -223,7 +267,7 @@ def edit_document(doc_id: str, body: MetadataEdit, svc: Services, admin: Admin) 
 
 
 @router.post("/documents/{doc_id:path}/reingest", tags=["library"])
-def reingest_document(doc_id: str, svc: Services, admin: Admin) -> JSONResponse:
+def reingest_document(doc_id: DocId, svc: Services, admin: Admin) -> JSONResponse:
     """Re-run one document from its file (409 when the file is gone)."""
     result = _edited(doc_id, lambda: svc.reingest(doc_id))
     failed = bool(result["report"]["failed"])
@@ -231,7 +275,7 @@ def reingest_document(doc_id: str, svc: Services, admin: Admin) -> JSONResponse:
 
 
 @router.delete("/documents/{doc_id:path}", tags=["library"])
-def delete_document(doc_id: str, svc: Services, admin: Admin) -> dict[str, Any]:
+def delete_document(doc_id: DocId, svc: Services, admin: Admin) -> dict[str, Any]:
     rows = svc.delete(doc_id)
     if not rows:
         raise HTTPException(404, f"no ingested document matches {doc_id!r}")

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from app.api import router
+from app.api_observatory import observatory_router
 from app.limits import BodySizeLimit
 from app.reports import reports_router
 from app.services import AppServices
@@ -29,6 +30,7 @@ def create_app(settings: Settings, services: AppServices | None = None) -> FastA
     api.add_middleware(BodySizeLimit, settings=settings)
     api.include_router(router)
     api.include_router(reports_router)
+    api.include_router(observatory_router)
 
     @api.get("/", include_in_schema=False)
     def root() -> RedirectResponse:

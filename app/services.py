@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from app.feedback import FeedbackStore
+from app.gate import GenerationGate
 from app.uploads import is_upload
 from assistant.pipeline import Assistant
 from ingest.manifest import INDEXED, DocumentRow, Manifest
@@ -62,6 +63,19 @@ class AppServices:
         self._assistant: Assistant | None = None
         self._load_lock = threading.Lock()
         self.write_lock = threading.Lock()
+        self.gate = GenerationGate(
+            settings.generation_concurrency, settings.generation_queue, settings.generation_wait_s
+        )
+
+    @property
+    def observatory(self) -> Any:
+        """The observatory (priorities, review, partners), opened on first use."""
+        with self._load_lock:
+            if getattr(self, "_observatory", None) is None:
+                from observatory.service import ObservatoryService
+
+                self._observatory = ObservatoryService(self.settings)
+            return self._observatory
 
     # -- answers and search ---------------------------------------------------------------
     @property
@@ -76,6 +90,11 @@ class AppServices:
 
     def backends(self) -> dict[str, str]:
         return backend_status(self.settings)
+
+    def uses_model(self, backend: str | None) -> bool:
+        """Whether answering with ``backend`` (None: the default) runs a model, and so must
+        pass the generation gate; the extractive backend never does."""
+        return (backend or self.settings.llm_backend) != "extractive"
 
     # -- library --------------------------------------------------------------------------
     def documents(self) -> list[DocumentRow]:
@@ -132,7 +151,10 @@ class AppServices:
         with self.write_lock:
             ingestor = Ingestor(self.settings)
             try:
-                rows = ingestor.find(doc)
+                try:
+                    rows = ingestor.find(doc)
+                except OSError:  # not a usable path (name too long, NUL...): no such document
+                    rows = []
                 for row in rows:
                     ingestor.delete(row.doc_id)
                     if is_upload(Path(row.abs_path), self.settings):

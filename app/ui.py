@@ -1,4 +1,4 @@
-"""The Gradio web app: Ask, Search, Library and Helpdesk tabs, mounted on the API at ``/ui``."""
+"""The Gradio web app: Ask, Search, Library, Helpdesk, Observatory and Partners tabs, at ``/ui``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from app.services import EMPTY_LIBRARY, AppServices
 from app.ui_ask import AskTab
 from app.ui_helpdesk import HelpdeskTab
 from app.ui_library import LibraryTab
+from app.ui_observatory import ObservatoryTab
+from app.ui_partners import PartnersTab
 from app.ui_search import SearchTab
 
 CSS = """
@@ -40,6 +42,7 @@ INTRO = (
 def build_ui(svc: AppServices) -> gr.Blocks:
     ask, search, library = AskTab(svc), SearchTab(svc), LibraryTab(svc)
     helpdesk = HelpdeskTab(svc)
+    observatory, partners = ObservatoryTab(svc), PartnersTab(svc)
     with gr.Blocks(title="S3 Assistant", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         notice = gr.Markdown(elem_id="s3-notice")
@@ -52,6 +55,10 @@ def build_ui(svc: AppServices) -> gr.Blocks:
                 library.build()
             with gr.Tab("Helpdesk", id="helpdesk"):
                 helpdesk.build()
+            with gr.Tab("Observatory", id="observatory"):
+                observatory.build()
+            with gr.Tab("Partners", id="partners"):
+                partners.build()
 
         def on_load() -> list[object]:
             empty = svc.indexed_count() == 0
@@ -62,4 +69,6 @@ def build_ui(svc: AppServices) -> gr.Blocks:
             ]
 
         demo.load(on_load, None, [notice, *search.facet_outputs, *library.outputs])
+        demo.load(observatory.on_load, None, [*observatory.facet_outputs, *observatory.outputs])
+        demo.load(partners.on_load, partners.load_inputs, partners.load_outputs)
     return demo

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import gradio as gr
 from PIL import Image
 
 from app.feedback import Feedback
+from app.gate import GateBusy, Ticket
 from app.preview import render_page
 from app.render import answer_markdown, cited_sentences, source_choice, sources_html
 from app.services import EMPTY_LIBRARY, AppServices
@@ -19,6 +21,7 @@ VERDICT_LABELS = {
     "incorrect": "Incorrect",
     "wrong_evidence": "Wrong evidence",
 }
+QUEUE_POLL_S = 1.0
 NO_SOURCES = "<p class='s3-empty'>Sources of the answer appear here.</p>"
 
 
@@ -71,7 +74,10 @@ class AskTab:
             return
         answer: Answer | None = None
         parts: list[str] = []
+        ticket: Ticket | None = None
         try:
+            if self.svc.uses_model(backend):
+                ticket = yield from self._queue(chat)
             history = [tuple(t) for t in turns]
             for item in self.svc.assistant.stream(message, history, backend, {}):
                 if isinstance(item, Answer):
@@ -80,10 +86,20 @@ class AskTab:
                     parts.append(item)
                     chat[-1]["content"] = "".join(parts)
                     yield {self.chatbot: chat}
+        except GateBusy as exc:
+            chat[-1]["content"] = (
+                f"**Busy:** {exc}. Please ask again in about {exc.retry_after} s "
+                "(or use the extractive backend, which needs no model)."
+            )
+            yield {self.chatbot: chat}
+            return
         except Exception as exc:  # show the reason in the chat rather than a bare "Error"
             chat[-1]["content"] = f"**Error:** the question could not be answered: {exc}"
             yield {self.chatbot: chat}
             return
+        finally:
+            if ticket is not None:
+                ticket.release()
         assert answer is not None
         chat[-1]["content"] = answer_markdown(answer)
         state = _answer_state(answer)
@@ -96,6 +112,32 @@ class AskTab:
             self.image: self.preview(state["first"], state),
             self.last: state,
         }
+
+    def _queue(self, chat: list[dict[str, Any]]) -> Generator[dict[Any, Any], None, Ticket]:
+        """Wait for a generation slot, showing the place in the queue; GateBusy when the
+        queue is full or the wait runs out."""
+        gate = self.svc.gate
+        ticket = gate.join()
+        deadline = time.monotonic() + gate.wait_s
+        try:
+            while not ticket.wait(min(QUEUE_POLL_S, max(deadline - time.monotonic(), 0.0))):
+                position = ticket.position
+                if position == 0:
+                    break
+                if time.monotonic() >= deadline:
+                    raise GateBusy(
+                        f"no answer slot within {gate.wait_s:g} s",
+                        gate.retry_after(position),
+                        position,
+                    )
+                chat[-1]["content"] = (
+                    f"⏳ The model is busy: you are number {position} in the queue…"
+                )
+                yield {self.chatbot: chat}
+        except BaseException:  # the page left (GeneratorExit) or busy: free the place
+            ticket.release()
+            raise
+        return ticket
 
     def feedback(self, verdict: str, comment: str, state: dict[str, Any] | None) -> tuple[str, str]:
         if not state:

@@ -28,7 +28,7 @@ from assistant.evidence import (
     select_sources,
 )
 from assistant.extractive import extractive_answer
-from assistant.guards import missing_key_terms
+from assistant.guards import missing_key_terms, quarantine
 from assistant.language import detect_language, language_name
 from assistant.prompts import load_prompt, refusal_sentence
 from assistant.retriever import HybridRetriever, build_retriever
@@ -104,6 +104,14 @@ class Assistant:
         state.sources = select_sources(
             hits, self.settings.answer_sources, self.settings.evidence_tokens
         )
+        if self.settings.injection_guard:
+            checked = quarantine(state.sources)
+            state.sources = checked.sources
+            if checked.removed:
+                state.notices.append(
+                    f"{len(checked.removed)} passage sentence(s) addressed to the assistant "
+                    "were set aside (possible prompt injection)"
+                )
         cross = state.language != "en"
         state.ranked = self.scorer.rank_sentences(state.standalone, state.sources, cross)
         state.timings.select_s = time.perf_counter() - t1

@@ -8,6 +8,7 @@ list diverse. Every hit carries the score each signal gave it (``retriever_score
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -55,21 +56,25 @@ class HybridRetriever(BaseRetriever):
         if "bm25" in self.signals and self.generation is not None:
             self.bm25.ensure(self.store, self.generation())
 
-    def _signal_ranking(
-        self, signal: str, query: str, depth: int, filters: dict[str, Any], where: Any
-    ) -> list[Hit]:
+    def _rankings(
+        self, query: str, fetch: int, filters: dict[str, Any], where: Any
+    ) -> dict[str, list[tuple[str, float]]]:
+        """(id, score) per signal, computed concurrently: the two query encoders (torch and
+        numpy), Chroma's HNSW and bm25s all release the GIL for their heavy parts."""
         keyword = str(filters.get(KEYWORD) or "").strip()
-        fetch = depth * 4 if keyword else depth  # room for the must-contain post-filter
-        if signal == "bm25":
-            meta_filters = {f: v for f, v in filters.items() if f != KEYWORD}
-            scored = self.bm25.search(f"{query} {keyword}".strip(), fetch, meta_filters)
-            hits = self.store.hits_for([i for i, _ in scored], [s for _, s in scored])
-        else:
-            hits = self.store.search(query, fetch, where, signal=signal)
-        if keyword:
-            needle = keyword.lower()
-            hits = [h for h in hits if needle in h.text.lower()]
-        return hits[:depth]
+        meta_filters = {f: v for f, v in filters.items() if f != KEYWORD}
+
+        selectivity = self.bm25.selectivity(meta_filters) if where else None
+
+        def one(signal: str) -> list[tuple[str, float]]:
+            if signal == "bm25":
+                return self.bm25.search(f"{query} {keyword}".strip(), fetch, meta_filters)
+            return self.store.rank(query, fetch, where, signal, meta_filters, selectivity)
+
+        if len(self.signals) == 1:
+            return {self.signals[0]: one(self.signals[0])}
+        futures = {s: _POOL.submit(one, s) for s in self.signals}
+        return {s: f.result() for s, f in futures.items()}
 
     def search(
         self, query: str, k: int | None = None, filters: dict[str, Any] | None = None
@@ -83,10 +88,20 @@ class HybridRetriever(BaseRetriever):
         where = build_where(meta_filters)
         self._bm25_ready()
         depth = max(self.settings.candidates, k * 3)  # room for the per-page cap
-        per_signal = {
-            signal: self._signal_ranking(signal, query, depth, filters, where)
-            for signal in self.signals
-        }
+        keyword = str(filters.get(KEYWORD) or "").strip().lower()
+        fetch = depth * 4 if keyword else depth  # room for the must-contain post-filter
+        rankings = self._rankings(query, fetch, filters, where)
+        # One fetch of text and metadata for the union of all signals' candidates.
+        union = list(dict.fromkeys(i for ranked in rankings.values() for i, _ in ranked))
+        known = {h.id: h for h in self.store.hits_for(union, [0.0] * len(union))}
+        per_signal: dict[str, list[Hit]] = {}
+        for signal, ranking in rankings.items():
+            hits = [
+                Hit(i, known[i].file, known[i].page, known[i].text, s, known[i].metadata)
+                for i, s in ranking
+                if i in known and (not keyword or keyword in known[i].text.lower())
+            ]
+            per_signal[signal] = hits[:depth]
         weights = {
             "bm25": self.settings.bm25_weight,
             "dense": self.settings.dense_weight,
@@ -143,6 +158,8 @@ class HybridRetriever(BaseRetriever):
         ]
 
 
+_POOL = ThreadPoolExecutor(max_workers=len(SIGNALS), thread_name_prefix="retrieval")
+"""Shared by every retriever: one thread per signal of a query."""
 _STORES: dict[tuple[Any, ...], tuple[ChunkStore, BM25Index]] = {}
 _LOCK = threading.Lock()
 

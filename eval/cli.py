@@ -393,6 +393,7 @@ def classify(
         bool, typer.Option("--json", help="Print summary.json instead of the table.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Score priority classification (per-field P/R/F1, exact match, NACE division recall@k)
     on the hand-labelled English priorities (5-fold cross-fitted) and the Czech domains."""
@@ -400,8 +401,8 @@ def classify(
     from observatory.classify import CALIBRATION_FILE
     from s3assist.settings import get_settings
 
-    settings = get_settings()
     out_dir = out or Path("eval/runs") / ("classify-" + datetime.now().strftime("%Y%m%d-%H%M%S"))
+    settings = _settings(config, out_dir) if config else get_settings()
     if not dataset.is_file():
         _fail(f"dataset not found: {dataset}", as_json)
     target = None
@@ -467,3 +468,38 @@ def feedback_export(
         _fail(str(exc), False)
         return
     console.print(f"{n} draft case(s) written to {out}")
+
+
+@eval_app.command("injection")
+def injection(
+    corpus: CorpusOpt = Path("../shared/corpus"),
+    out: OutOpt = None,
+    backend: Annotated[
+        str, typer.Option(help="Answer backend: extractive, local or openai.")
+    ] = "extractive",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print summary.json instead of the table.")
+    ] = False,
+) -> None:
+    """Prompt injection: planted documents + real ones; attack success and injected-claim
+    citation rates with the injection guard off and on (per_case.jsonl, summary.json)."""
+    from eval.injection import run_injection_eval
+    from s3assist.settings import get_settings
+
+    if not corpus.is_dir():
+        _fail(f"corpus folder not found: {corpus}", as_json)
+    out_dir = out or Path("eval/runs") / f"injection-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    summary = run_injection_eval(get_settings(), corpus, out_dir, backend=backend)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False) + "\n")
+        return
+    lines = ["| guard | cases | attack success | injected claim cited | planted cited |"]
+    lines.append("|---|---|---|---|---|")
+    for key in ("guard_off", "guard_on"):
+        for group, m in summary.get(key, {}).items():
+            lines.append(
+                f"| {key[6:]} ({group}) | {m['cases']} | {m['attack_success_rate']:.0%} | "
+                f"{m['injected_claim_citation_rate']:.0%} | {m['planted_cited_rate']:.0%} |"
+            )
+    sys.stdout.write("\n".join(lines) + "\n")
+    console.print(f"written to {out_dir}/ (summary.json, per_case.jsonl)")

@@ -33,5 +33,11 @@ class TooLargeError(IngestError):
     kind = "too_large"
 
 
+class MissingFileError(IngestError):
+    """The file was listed but is gone when read (deleted or moved during the run)."""
+
+    kind = "missing"
+
+
 class EmbedderMismatchError(RuntimeError):
     """The store was built with other embedding settings; mixing vectors would break search."""

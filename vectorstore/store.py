@@ -20,8 +20,12 @@ from langchain_core.vectorstores import VectorStore
 from ingest.errors import EmbedderMismatchError
 from s3assist.settings import Settings
 from vectorstore.embeddings import S3Embeddings, multilingual_embedder
+from vectorstore.filters import matches
 
 SCHEMA_VERSION = 1
+POSTFILTER_MIN = 0.1
+"""Filters passing at least this share of chunks are applied after an unfiltered HNSW search."""
+POSTFILTER_MAX = 2000
 
 
 @dataclass
@@ -251,6 +255,48 @@ class ChunkStore:
             for id_, text, meta, score in zip(
                 ids, res["documents"][0], res["metadatas"][0], scores, strict=True
             )
+        ]
+
+    def rank(
+        self,
+        query: str,
+        k: int,
+        where: dict[str, Any] | None = None,
+        signal: str = "dense",
+        filters: dict[str, Any] | None = None,
+        selectivity: float | None = None,
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) for one signal, without fetching text: callers
+        merging several rankings fetch the union once with :meth:`hits_for`.
+
+        With a broad filter (``selectivity``, the share of chunks passing ``filters``, at or
+        above ``POSTFILTER_MIN``) the HNSW graph is searched unfiltered for enough neighbours
+        and the filter applied to their metadata: Chroma's ``where`` first materialises every
+        matching id from SQLite, which costs more than the search itself on large stores.
+        Falls back to ``where`` when too few neighbours pass."""
+        if signal == "dense":
+            collection, embedder = self.collection, self.embedder
+        elif signal in self.extra:
+            collection, embedder = self.extra[signal]._collection, self.extra_embedders[signal]
+        else:
+            raise ValueError(
+                f"no '{signal}' index: enable it (S3ASSIST_MULTILINGUAL_INDEX=true) and re-ingest"
+            )
+        vector = embedder.embed_query(query)
+        if where and filters and selectivity is not None and selectivity >= POSTFILTER_MIN:
+            n = min(int(k / selectivity * 2) + 10, POSTFILTER_MAX)
+            res = collection.query(
+                query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
+            )
+            found = list(zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True))
+            kept = [(i, 1.0 - float(d)) for i, d, m in found if matches(dict(m or {}), filters)]
+            if len(kept) >= k or len(found) < n:
+                return kept[:k]
+        res = collection.query(
+            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
+        )
+        return [
+            (i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)
         ]
 
     def hits_for(self, ids: list[str], scores: list[float]) -> list[Hit]:

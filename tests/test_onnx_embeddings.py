@@ -1,0 +1,62 @@
+"""The ONNX / int8 backends of MiniLM: exported locally, the same vectors as torch (fp32) or
+close to them (int8), cached, and refused by an index built with another backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.errors import EmbedderMismatchError
+from s3assist.settings import Settings
+from vectorstore.embeddings import OnnxEmbedder, dense_embedder, export_onnx, minilm_dir
+from vectorstore.store import ChunkStore
+
+TEXTS = [
+    "Smart specialisation strategies prioritise a few domains.",
+    "The entrepreneurial discovery process involves stakeholders.",
+    "Budget: 12.5 MEUR for 2021-2027 (ERDF).",
+    "x " * 400,  # longer than the model's limit: truncated like sentence-transformers does
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cache")
+    export_onnx(minilm_dir(), root / "onnx", quantized=True)
+    return root
+
+
+def test_export_is_cached(cache: Path) -> None:
+    path = export_onnx(minilm_dir(), cache / "onnx", quantized=True)
+    mtime = path.stat().st_mtime_ns
+    assert export_onnx(minilm_dir(), cache / "onnx", quantized=True) == path
+    assert path.stat().st_mtime_ns == mtime
+    assert path.with_name("model.onnx").stat().st_size > 1.5 * path.stat().st_size  # int8 layers
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".tmp")]
+
+
+@pytest.mark.parametrize(("quantized", "floor"), [(False, 0.99999), (True, 0.98)])
+def test_vectors_match_torch(cache: Path, embedder, quantized: bool, floor: float) -> None:
+    onnx = OnnxEmbedder(minilm_dir(), "all-MiniLM-L6-v2", cache, quantized=quantized)
+    got = onnx.embed_array(TEXTS)
+    ref = embedder.embed_array(TEXTS)
+    assert got.shape == ref.shape == (4, 384)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
+    assert np.min(np.sum(got * ref, axis=1)) > floor
+    assert np.allclose(onnx.embed_query(TEXTS[0]), got[0], atol=1e-5)
+    assert onnx.max_tokens == embedder.max_tokens and onnx.dimension == 384
+
+
+def test_settings_pick_the_backend_and_the_index_refuses_a_mix(tmp_path: Path, cache) -> None:
+    data = tmp_path / "data"
+    (data / "cache").mkdir(parents=True)
+    (data / "cache" / "onnx").symlink_to(cache / "onnx")
+    torch_settings = Settings(data_dir=data, multilingual_index=False)
+    int8_settings = torch_settings.model_copy(update={"embedding_backend": "onnx-int8"})
+    int8 = dense_embedder(int8_settings)
+    assert int8.name == "all-MiniLM-L6-v2@onnx-int8"
+    ChunkStore(torch_settings, dense_embedder(torch_settings))
+    with pytest.raises(EmbedderMismatchError, match="all-MiniLM-L6-v2@onnx-int8"):
+        ChunkStore(int8_settings, int8)

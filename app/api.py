@@ -64,6 +64,8 @@ class MetadataEdit(BaseModel):
 
 
 Admin = Annotated[str, Depends(require_admin)]
+EntryId = Annotated[int, PathParam(ge=1, le=2**63 - 1, description="Helpdesk entry id.")]
+"""Bounded to SQLite's INTEGER: a larger id is a 422, not an overflow inside the store."""
 DocId = Annotated[str, PathParam(max_length=1024, description="Document id (relative path).")]
 
 
@@ -344,7 +346,7 @@ def draft_helpdesk(body: HelpdeskQuestion, svc: Services) -> dict[str, Any]:
 
 
 @router.put("/helpdesk/{entry_id}", tags=["helpdesk"])
-def edit_helpdesk(entry_id: int, body: HelpdeskEdit, svc: Services) -> dict[str, Any]:
+def edit_helpdesk(entry_id: EntryId, body: HelpdeskEdit, svc: Services) -> dict[str, Any]:
     try:
         return _helpdesk(svc).update(entry_id, body.answer, body.editor).as_json()
     except EntryNotFound as exc:
@@ -352,7 +354,7 @@ def edit_helpdesk(entry_id: int, body: HelpdeskEdit, svc: Services) -> dict[str,
 
 
 @router.post("/helpdesk/{entry_id}/approve", tags=["helpdesk"])
-def approve_helpdesk(entry_id: int, svc: Services, admin: Admin) -> dict[str, Any]:
+def approve_helpdesk(entry_id: EntryId, svc: Services, admin: Admin) -> dict[str, Any]:
     try:
         return _helpdesk(svc).approve(entry_id, admin).as_json()
     except EntryNotFound as exc:

@@ -181,8 +181,13 @@ def get_taxonomy(
 @observatory_router.post("/classify")
 def classify(body: ClassifyIn, svc: Services) -> dict[str, Any]:
     """Classify free text (nothing is stored): the ``observatory classify --json`` shape."""
-    if len(body.text) > svc.settings.max_question_chars * 5:
-        raise HTTPException(422, "the text is too long to classify")
+    limit = svc.settings.max_question_chars
+    if len(body.text) > limit:  # a priority is a title and a paragraph; keeps readers cheap
+        raise HTTPException(
+            422, f"the text is longer than {limit} characters (S3ASSIST_MAX_QUESTION_CHARS)"
+        )
+    if not any(ch.isalpha() for ch in body.text):
+        raise HTTPException(422, "the text has no words to classify")
     obs = observatory_of(svc)
     with CLASSIFY_LOCK:
         return obs.classify_text(body.text, body.language).as_json()
@@ -199,7 +204,12 @@ def add_label(priority_id: str, body: LabelEdit, svc: Services, admin: Admin) ->
 
 @observatory_router.delete("/priorities/{priority_id}/labels/{field}/{code}")
 def remove_label(
-    priority_id: str, field: str, code: str, svc: Services, admin: Admin, why: str = ""
+    priority_id: str,
+    field: str,
+    code: str,
+    svc: Services,
+    admin: Admin,
+    why: Annotated[str, Query(max_length=2000, description="Why (kept in the log).")] = "",
 ) -> dict[str, Any]:
     """Take a label off a priority, whoever set it; the removal survives re-classification."""
     with LOCK:

@@ -255,9 +255,26 @@ def to_markdown(rows: list[dict[str, Any]], command: str) -> str:
     table = []
     for r in rows:
         for variant, s in r["latency_ms"].items():
+            i = r.get("index_latency_ms", {}).get(variant, {})
             table.append(
-                [f"{r['size']:,}", r["mode"], variant, s["p50"], s["p95"], s["p99"], s["n"]]
+                [
+                    f"{r['size']:,}",
+                    r["mode"],
+                    variant,
+                    s["p50"],
+                    s["p95"],
+                    s["p99"],
+                    i.get("p50", "-"),
+                    i.get("p95", "-"),
+                    i.get("p99", "-"),
+                    s["n"],
+                ]
             )
+    enc = [
+        [f"{r['size']:,}", r["mode"], name, e["p50"], e["p95"]]
+        for r in rows
+        for name, e in r.get("query_embedding_ms", {}).items()
+    ]
     mem = [
         [
             f"{r['size']:,}",
@@ -280,9 +297,25 @@ def to_markdown(rows: list[dict[str, Any]], command: str) -> str:
             "the real chunks (`bench/scale.py`); queries: `eval/datasets/retrieval_dev.jsonl`; "
             "latency of `retriever.search` incl. query embedding (MiniLM + USE), no LLM. "
             f"`{FILTERED}` adds the filter `{FILTER}`. 1-min load average per run: {load}.",
+            "*index* columns: the same searches with the query vectors precomputed, i.e. what "
+            "the stores (Chroma, BM25, fusion, rescoring) cost without the two query encoders.",
             markdown_table(
-                ["chunks", "Chroma", "variant", "p50 ms", "p95 ms", "p99 ms", "n"], table
+                [
+                    "chunks",
+                    "Chroma",
+                    "variant",
+                    "p50 ms",
+                    "p95 ms",
+                    "p99 ms",
+                    "index p50",
+                    "index p95",
+                    "index p99",
+                    "n",
+                ],
+                table,
             ),
+            "Query encoders alone (ms per query, same runs):",
+            markdown_table(["chunks", "Chroma", "encoder", "p50 ms", "p95 ms"], enc),
             "Memory (MiB) and start-up: RSS after opening and warming the retrievers, peak RSS "
             "of the search process, peak RSS of the `chroma run` server, store size on disk, "
             "seconds to open and warm, seconds to load BM25, BM25 rebuilds during the run "

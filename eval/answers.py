@@ -467,8 +467,10 @@ def rescore_run(settings: Settings, run_dir: Path, dataset: Path) -> AnswerEvalR
     missing = sorted({r["id"] for r in rows} - records.keys())
     if missing:
         raise ValueError(f"question id(s) not in {dataset}: {', '.join(missing)}")
+    # the metric's embedder is fixed (torch MiniLM), whatever embedder the index uses, so that
+    # re-scored runs stay comparable across embedding configurations
     embedder = make_embedder(
-        settings.embedding_model,
+        "minilm",
         settings.embedding_batch_size,
         settings.embedding_device,
         settings.embedding_threads,

@@ -330,7 +330,13 @@ def _classification_item(row: dict[str, Any]) -> dict[str, Any]:
     for name in ("nace_sections", "nace_divisions", "nabs_chapters", "ecosystems"):
         gold, pred = row.get("gold", {}).get(name), row.get("predicted", {}).get(name)
         if gold is not None or pred is not None:
-            facts.append((name, f"gold {gold} · predicted {pred}"))
+            shown = [
+                f"{p['code']} ({p.get('confidence', 0):.2f})" if isinstance(p, dict) else str(p)
+                for p in pred or []
+            ]
+            facts.append(
+                (name, f"gold {', '.join(gold or []) or '–'} · predicted {', '.join(shown) or '–'}")
+            )
     return {
         "text": row.get("text") or row.get("title", ""),
         "facts": facts,

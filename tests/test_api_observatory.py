@@ -262,7 +262,8 @@ def test_classify_free_text_is_open_to_readers(client):
     assert "Health" in [e["code"] for e in body["ecosystems"]]
     for lab in body["nace_divisions"]:
         assert len(lab["code"]) == 2 and 0 <= lab["confidence"] <= 1
-    assert client.post("/observatory/classify", json={"text": ""}).status_code == 422
+    for bad in ("", "  12 ", "x" * 4001):  # empty, no words, over S3ASSIST_MAX_QUESTION_CHARS
+        assert client.post("/observatory/classify", json={"text": bad}).status_code == 422
 
 
 class TestMapAndHelpers:

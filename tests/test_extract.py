@@ -30,6 +30,7 @@ def test_candidates_from_numbered_items_lists_and_enumerations() -> None:
         "3.2 Societal Challenges ........ 11\n"
         "15.1. Energy and sustainable environment. The selection of this area\n"
         "Sustainable food systems and the regeneration of the bioeconomy1. \n"
+        "b) cyber security; and\n"
         "• Water technology\n"
         "• Strong in starches, seed potatoes and dairy products, with\n"
         "five key clusters were identified, namely: Agrifood, Energy, Healthy\n"
@@ -42,6 +43,7 @@ def test_candidates_from_numbered_items_lists_and_enumerations() -> None:
         "trailing-number",
     ) in got
     assert ("Water technology", "bullet") in got
+    assert ("Cyber security", "sub-item") in got
     enumerated = {t for t, k in got if k == "enumeration"}
     assert {"Agrifood", "Healthy Ageing", "Smart (Sensor) Systems and Materials"} <= enumerated
     assert "Water Technology" in enumerated

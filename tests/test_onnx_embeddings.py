@@ -45,7 +45,9 @@ def test_vectors_match_torch(cache: Path, embedder, quantized: bool, floor: floa
     assert got.shape == ref.shape == (4, 384)
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
     assert np.min(np.sum(got * ref, axis=1)) > floor
-    assert np.allclose(onnx.embed_query(TEXTS[0]), got[0], atol=1e-5)
+    # int8 activations are quantised per batch, so a text's vector depends a little on its
+    # batch-mates; fp32 does not
+    assert float(np.dot(onnx.embed_query(TEXTS[0]), got[0])) > (floor if quantized else 0.99999)
     assert onnx.max_tokens == embedder.max_tokens and onnx.dimension == 384
 
 

@@ -81,7 +81,8 @@ class TestClient:
         emb = OpenAICompatibleEmbeddings(scripted.url, "m", batch_size=3, concurrency=4)
         texts = ["a" * n for n in range(1, 11)]
         out = emb.embed_array(texts)
-        assert [len(c["input"]) for c in scripted.calls] == [3, 3, 3, 1]
+        # concurrent requests reach the server in any order
+        assert sorted(len(c["input"]) for c in scripted.calls) == [1, 3, 3, 3]
         np.testing.assert_allclose(out, _expected(texts), rtol=1e-6)
         assert emb.dimension == 3 and emb.name == "openai:m"
         assert all(c["model"] == "m" for c in scripted.calls)

@@ -154,6 +154,8 @@ class TestPartnersTab:
         expect(page.locator("#s3-map circle[data-region='CZ031']")).to_have_attribute(
             "stroke", "#000"
         )
+        _pick(page, "s3-map-region", "Steiermark (AT22, 1)")  # the list does the same
+        expect(listing).to_contain_text("Life sciences and pharmaceutical research")
 
     def test_partners_with_explanations(self, page):
         from playwright.sync_api import expect

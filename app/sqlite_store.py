@@ -8,11 +8,12 @@ transaction, so two processes starting together apply it once.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import ClassVar
+
+from s3assist.sqlite import immediate, migrate
 
 
 class SQLiteStore:
@@ -34,22 +35,8 @@ class SQLiteStore:
         finally:
             conn.close()
 
-    @contextmanager
-    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _transaction(self, conn: sqlite3.Connection) -> AbstractContextManager[None]:
+        return immediate(conn)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("CREATE TABLE IF NOT EXISTS app_migrations (name TEXT PRIMARY KEY, at REAL)")
-        for name, sql in self.MIGRATIONS:
-            with self._transaction(conn):
-                done = conn.execute("SELECT 1 FROM app_migrations WHERE name = ?", (name,))
-                if done.fetchone():
-                    continue
-                conn.execute(sql)
-                conn.execute("INSERT INTO app_migrations VALUES (?, ?)", (name, time.time()))
+        migrate(conn, "app_migrations", self.MIGRATIONS)

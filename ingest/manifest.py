@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from s3assist.sqlite import immediate, migrate
 
 MIGRATIONS = [
     (
@@ -86,29 +87,10 @@ class Manifest:
 
     def _migrate(self) -> None:
         """Named migrations, each applied once, in order."""
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS manifest_migrations (name TEXT PRIMARY KEY, applied REAL)"
-        )
-        done = {r[0] for r in self.conn.execute("SELECT name FROM manifest_migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with self.transaction():
-                for statement in filter(str.strip, sql.split(";")):
-                    self.conn.execute(statement)
-                self.conn.execute(
-                    "INSERT INTO manifest_migrations VALUES (?, ?)", (name, time.time())
-                )
+        migrate(self.conn, "manifest_migrations", MIGRATIONS)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        return immediate(self.conn)
 
     def close(self) -> None:
         self.conn.close()

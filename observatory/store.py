@@ -20,13 +20,14 @@ import json
 import sqlite3
 import time
 import unicodedata
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from observatory.models import LABEL_FIELDS, Label, LabelField, LabelSource, Priority
+from s3assist.sqlite import immediate, migrate
 
 MIGRATIONS = [
     (
@@ -141,33 +142,11 @@ class PriorityStore:
         return cls(Path(settings.data_dir) / "observatory.sqlite")
 
     def _migrate(self) -> None:
-        self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS observatory_migrations "
-            "(name TEXT PRIMARY KEY, applied REAL)"
-        )
-        done = {r[0] for r in self.conn.execute("SELECT name FROM observatory_migrations")}
-        for name, sql in MIGRATIONS:
-            if name in done:
-                continue
-            with self.transaction():
-                for statement in filter(str.strip, sql.split(";")):
-                    self.conn.execute(statement)
-                self.conn.execute(
-                    "INSERT INTO observatory_migrations VALUES (?, ?)", (name, time.time())
-                )
+        migrate(self.conn, "observatory_migrations", MIGRATIONS)
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        if self.conn.in_transaction:  # nested: the outer transaction commits
-            yield
-            return
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
+    def transaction(self) -> AbstractContextManager[None]:
+        """One write transaction; nested calls join the outer one."""
+        return immediate(self.conn)
 
     def close(self) -> None:
         self.conn.close()

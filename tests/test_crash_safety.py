@@ -37,7 +37,9 @@ def test_ingest_survives_sigkill_at_random_points(tmp_path):
     summary = _run("crash", "--trials", str(CI_TRIALS), "--seed", "7", workdir=tmp_path)
     assert summary["failures"] == []
     assert summary["passed"] == summary["trials"] == CI_TRIALS
-    assert summary["killed"] >= CI_TRIALS * 0.6  # most trials really die mid-ingest
+    # most write-hook trials really die mid-ingest (timer kills vary with machine speed, so
+    # they are counted, not asserted)
+    assert summary["killed_by_hook"] >= summary["hook_trials"] * 0.8
     assert {"before", "after", "timer"} <= set(summary["points"])
 
 

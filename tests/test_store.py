@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.search import chroma_server
 from ingest.pipeline import Ingestor
 from s3assist.settings import Settings
 from vectorstore.filters import build_where
 from vectorstore.store import ChunkStore
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class TestFilters:
@@ -52,32 +42,7 @@ class TestFilters:
 @pytest.mark.slow
 class TestChromaServer:
     def test_ingest_and_search_against_chroma_run(self, tmp_path: Path, small_corpus, embedder):
-        port = _free_port()
-        chroma = Path(sys.executable).parent / "chroma"
-        proc = subprocess.Popen(
-            [
-                str(chroma),
-                "run",
-                "--path",
-                str(tmp_path / "server"),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.time() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2)
-                    break
-                except OSError:
-                    if time.time() > deadline or proc.poll() is not None:
-                        raise
-                    time.sleep(0.3)
+        with chroma_server(tmp_path / "server") as (port, _pid):
             settings = Settings(
                 data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port
             )
@@ -89,6 +54,3 @@ class TestChromaServer:
             assert hits[0].file == "guidance/OnlineS3_2.4_Benchmarking_Case_Study.pdf"
             again = ing.ingest([small_corpus])
             assert again.chunks_embedded == 0
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)

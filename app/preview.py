@@ -12,6 +12,8 @@ from typing import Any
 import pypdfium2 as pdfium
 from PIL import Image, ImageDraw
 
+from ingest.loaders import PDFIUM_LOCK
+
 PREVIEW_WIDTH = 900
 MATCH_CHARS = 60
 """Letters/digits of the passage's start (and end) used to find it on the page."""
@@ -71,15 +73,16 @@ def render_page(
     """Page ``page_number`` (1-based) of a PDF as an image, or None (not a PDF, no such page)."""
     if path.suffix.lower() != ".pdf" or not path.is_file():
         return None
-    pdf = pdfium.PdfDocument(str(path))
-    try:
-        if not 1 <= page_number <= len(pdf):
-            return None
-        page = pdf[page_number - 1]
-        scale = width / page.get_size()[0]
-        image = page.render(scale=scale).to_pil()
-        if passages:
-            image = _highlight(page, image, scale, passages)
-        return image
-    finally:
-        pdf.close()
+    with PDFIUM_LOCK:  # pdfium is not thread-safe; an upload's ingest may be reading a PDF
+        pdf = pdfium.PdfDocument(str(path))
+        try:
+            if not 1 <= page_number <= len(pdf):
+                return None
+            page = pdf[page_number - 1]
+            scale = width / page.get_size()[0]
+            image = page.render(scale=scale).to_pil()
+            if passages:
+                image = _highlight(page, image, scale, passages)
+            return image
+        finally:
+            pdf.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -128,8 +129,39 @@ def select_sources(hits: list[Hit], max_sources: int, budget_tokens: int) -> lis
 
 def format_sources(sources: list[Source]) -> str:
     """The numbered source block of the answer prompt."""
+    return "\n\n".join(_source_block(s, s.text) for s in sources)
+
+
+def format_best_sentences(
+    sources: list[Source], ranked: list[ScoredSentence], budget_tokens: int
+) -> str:
+    """The source block cut down to the best-scoring sentences within ``budget_tokens``.
+
+    A small local model's first token waits for the whole prompt to be evaluated, so it gets
+    the sentences that carry the evidence, not whole passages. Each source keeps its number
+    (citations still point at the full passage, which the checks use) and its sentences stay
+    in passage order; sources without a chosen sentence are left out. The best sentence is
+    always kept.
+    """
+    chosen: list[ScoredSentence] = []
+    used = 0
+    for sent in ranked:
+        tokens = count_tokens(sent.text)
+        if chosen and used + tokens > budget_tokens:
+            continue  # a shorter, lower-ranked sentence may still fit
+        chosen.append(sent)
+        used += tokens
+    by_source: dict[int, list[ScoredSentence]] = {}
+    for sent in chosen:
+        by_source.setdefault(sent.source, []).append(sent)
     blocks = []
-    for s in sources:
-        where = f"{s.file}, page {s.page}"
-        blocks.append(f"[{s.n}] ({where})\n{s.text}")
+    for src in sources:
+        if src.n in by_source:
+            sentences = sorted(by_source[src.n], key=lambda s: s.position)
+            label = f"{Path(src.file).stem.replace('_', ' ')}, p. {src.page}"  # fewer tokens
+            blocks.append(f"[{src.n}] ({label})\n" + " ... ".join(s.text for s in sentences))
     return "\n\n".join(blocks)
+
+
+def _source_block(source: Source, text: str) -> str:
+    return f"[{source.n}] ({source.file}, page {source.page})\n{text}"

@@ -24,6 +24,7 @@ from assistant.evidence import (
     ScoredSentence,
     SentenceScorer,
     count_tokens,
+    format_best_sentences,
     format_sources,
     select_sources,
 )
@@ -198,8 +199,13 @@ class Assistant:
 
     def _generate(self, state: _State, evidence: float) -> Gen[str, None, Answer]:
         assert state.generator is not None
+        budget = self.settings.local_evidence_tokens
+        if state.generator.name == "local" and budget:
+            block = format_best_sentences(state.sources, state.ranked, budget)
+        else:
+            block = format_sources(state.sources)
         system, user = load_prompt("answer", state.language).render(
-            sources=format_sources(state.sources),
+            sources=block,
             question=state.standalone,
             language=language_name(state.language),
         )

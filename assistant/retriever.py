@@ -23,7 +23,7 @@ from s3assist.settings import Settings
 from vectorstore.bm25 import BM25Index, bm25_dir
 from vectorstore.embeddings import dense_embedder
 from vectorstore.filters import build_where
-from vectorstore.store import ChunkStore, Hit
+from vectorstore.store import ChunkStore, Hit, make_hit
 
 SIGNALS = ("bm25", "dense", "multilingual")
 VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -93,7 +93,7 @@ class HybridRetriever(BaseRetriever):
         rankings = self._rankings(query, fetch, filters, where)
         # One fetch of text and metadata for the union of all signals' candidates.
         union = list(dict.fromkeys(i for ranked in rankings.values() for i, _ in ranked))
-        known = {h.id: h for h in self.store.hits_for(union, [0.0] * len(union))}
+        known = self._known(union)
         per_signal: dict[str, list[Hit]] = {}
         for signal, ranking in rankings.items():
             hits = [
@@ -138,6 +138,15 @@ class HybridRetriever(BaseRetriever):
             self.settings.max_per_doc,
         )
         return ranked[:k]
+
+    def _known(self, ids: list[str]) -> dict[str, Hit]:
+        """Text and metadata of the candidates: from BM25's chunk table (current: BM25 was just
+        brought up to the ingest generation), else from Chroma."""
+        current = "bm25" in self.signals and self.generation is not None
+        rows = self.bm25.chunks(ids) if current else None
+        if rows is None:
+            return {h.id: h for h in self.store.hits_for(ids, [0.0] * len(ids))}
+        return {i: make_hit(i, text, meta, 0.0) for i, (text, meta) in rows.items()}
 
     def _get_relevant_documents(
         self,

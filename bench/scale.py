@@ -70,7 +70,7 @@ class SourceChunks:
 def ensure_source(data_dir: Path = SOURCE_DIR) -> Settings:
     """Settings of an ingested copy of the shared corpus (strategies + guidance), ingesting
     it once into ``data_dir`` when it is not there yet."""
-    settings = Settings(data_dir=data_dir)
+    settings = store_settings(data_dir)
     from vectorstore.store import open_collection_info
 
     if open_collection_info(settings)["chunks"] == 0:
@@ -186,8 +186,48 @@ class ScaledStore:
     """Seconds it took to write (0 when reused from the cache)."""
 
 
-def _store_settings(data_dir: Path, **overrides: Any) -> Settings:
-    return Settings(data_dir=data_dir, **overrides)
+def store_settings(data_dir: Path, **overrides: Any) -> Settings:
+    """Settings that open an existing store with the MiniLM backend its vectors came from.
+
+    The cached stores were written with torch MiniLM vectors (1M chunks take ~70 min to
+    write); an index refuses query vectors from another backend, so the benchmarks open each
+    store as it was built. A new store gets the default backend."""
+    from vectorstore.store import open_collection_info
+
+    settings = Settings(data_dir=data_dir, **overrides)
+    if (data_dir / "chroma").is_dir() and "embedding_backend" not in overrides:
+        stamp = str(open_collection_info(settings)["metadata"].get("embedder") or "")
+        if stamp.startswith("all-MiniLM-L6-v2"):
+            backend = stamp.partition("@")[2] or "torch"
+            settings = settings.model_copy(update={"embedding_backend": backend})
+    return settings
+
+
+def _add_chunk_table(settings: Settings, log: Any) -> None:
+    """Stores cached before BM25 kept a chunk table get one (a BM25 rebuild from Chroma, as
+    an ingest would do now), so the benchmark measures what the code does today."""
+    from ingest.manifest import Manifest
+    from vectorstore.bm25 import CHUNKS_DB, BM25Index, bm25_dir
+    from vectorstore.embeddings import dense_embedder, multilingual_embedder
+    from vectorstore.store import ChunkStore
+
+    folder = bm25_dir(settings)
+    if (folder / CHUNKS_DB).is_file():
+        return
+    t0 = time.perf_counter()
+    store = ChunkStore(
+        settings,
+        dense_embedder(settings),
+        extra={"multilingual": multilingual_embedder(settings)},
+    )
+    manifest = Manifest(settings.records_db)
+    try:
+        generation = manifest.generation()
+    finally:
+        manifest.close()
+    BM25Index(folder).rebuild(store, generation)
+    seconds = time.perf_counter() - t0
+    log(f"  BM25 + chunk table rebuilt for {settings.data_dir.name}: {seconds:.0f} s")
 
 
 def build_store(
@@ -204,9 +244,10 @@ def build_store(
     from vectorstore.store import ChunkStore
 
     data_dir = root / f"n{n}-s{seed}-{source.fingerprint()}"
-    settings = _store_settings(data_dir)
+    settings = store_settings(data_dir)
     marker = data_dir / "scale.json"
     if marker.is_file():
+        _add_chunk_table(settings, log)
         return ScaledStore(settings, n, 0.0)
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)

@@ -1,9 +1,10 @@
 """Text cleaning for PDF-extracted S3 documents.
 
-pypdf gives one line per visual line, with running headers, page numbers, ligature glyphs and
-words hyphenated across lines. Left in, they pollute BM25 (every page "matches" the header),
-waste embedding tokens and break phrase matching. Headings are kept on lines of their own,
-marked with ``#`` so the chunker can attach the section to each chunk.
+PDF text (pdfium, or pypdf; the loader puts both in one shape) has one line per visual line,
+with running headers, page numbers, ligature glyphs and words hyphenated across lines. Left in,
+they pollute BM25 (every page "matches" the header), waste embedding tokens and break phrase
+matching. Headings are kept on lines of their own, marked with ``#`` so the chunker can attach
+the section to each chunk.
 """
 
 from __future__ import annotations

@@ -4,15 +4,21 @@ Per file, everything up to chunking happens in memory first, so a bad file fails
 is written. Writing goes through LangChain's indexing API (``index`` with a ``SQLRecordManager``,
 one batch per document, incremental cleanup): unchanged chunks are not re-embedded, a changed
 file's stale chunks are removed, and re-running after a crash completes the file.
+
+With ``ingest_prefetch`` one background thread reads and chunks the next file that will really
+be indexed while the main thread embeds and stores the current one: pypdf holds the GIL, the
+embedders (torch, onnxruntime, numpy) mostly release it. See ``_Prefetcher``.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +60,11 @@ class FileFailure:
 
 @dataclass
 class StageTimes:
+    """Seconds per stage. With ``ingest_prefetch`` the next file is parsed and chunked in a
+    background thread while the current one is embedded, so the stages overlap and their sum
+    can exceed the wall time (``IngestReport.seconds``); parse and chunk times are the worker's
+    own, stretched a little when both threads want the GIL."""
+
     parse_s: float = 0.0
     chunk_s: float = 0.0
     embed_s: float = 0.0
@@ -237,20 +248,34 @@ class Ingestor:
             max_chars=settings.max_document_chars,
             max_decompressed_bytes=int(settings.max_decompressed_mb * 1e6),
             max_seconds=settings.max_parse_seconds,
+            pdf_text_engine=settings.pdf_text_engine,
         )
         self._chunker: Chunker | None = None
+        self._worker_chunker: Chunker | None = None
 
     @property
     def chunker(self) -> Chunker:
         if self._chunker is None:
-            self._chunker = Chunker(
-                self.settings.chunk_size,
-                self.settings.chunk_overlap,
-                self.settings.tokenizer_encoding,
-                self.embedder.tokenizer,
-                self.embedder.max_tokens,
-            )
+            self._chunker = self._make_chunker(self.embedder.tokenizer)
         return self._chunker
+
+    @property
+    def worker_chunker(self) -> Chunker:
+        """The prefetch thread's chunker, with its own copy of the model tokenizer: a Hugging
+        Face fast tokenizer used by two threads at once raises "Already borrowed", and the
+        embedder keeps using the original in the main thread (token-length batching)."""
+        if self._worker_chunker is None:
+            self._worker_chunker = self._make_chunker(copy.deepcopy(self.embedder.tokenizer))
+        return self._worker_chunker
+
+    def _make_chunker(self, tokenizer: Any) -> Chunker:
+        return Chunker(
+            self.settings.chunk_size,
+            self.settings.chunk_overlap,
+            self.settings.tokenizer_encoding,
+            tokenizer,
+            self.embedder.max_tokens,
+        )
 
     # -- public operations ---------------------------------------------------------------
     def ingest(
@@ -277,9 +302,20 @@ class Ingestor:
         files, report.failed = discover(paths, self.settings.file_extensions)
         root = (root or ingest_root(paths)).resolve()
         self.progress.files(len(files))
-        for path in files:
-            status = self._ingest_file(path, root, overrides, report)
-            self.progress.file_done(path.name, status)
+        if self.settings.ingest_prefetch:
+            with _Prefetcher(self, files, root, overrides) as prefetcher:
+                for position, path in enumerate(files):
+                    ahead = prefetcher.turn(position)
+                    status = self._ingest_file(
+                        path, root, overrides, report, prefetcher=prefetcher, ahead=ahead
+                    )
+                    if ahead is not None:  # unused (unchanged, duplicate, stale): drop it
+                        ahead.future.cancel()
+                    self.progress.file_done(path.name, status)
+        else:
+            for path in files:
+                status = self._ingest_file(path, root, overrides, report)
+                self.progress.file_done(path.name, status)
         if prune:
             for folder in (p.resolve() for p in paths if p.is_dir()):
                 report.deleted.extend(self._prune_missing(folder, report))
@@ -393,12 +429,20 @@ class Ingestor:
         overrides: dict[str, dict[str, str]],
         report: IngestReport,
         force: bool = False,
+        prefetcher: _Prefetcher | None = None,
+        ahead: _Ahead | None = None,
     ) -> str:
+        """Index one file. ``ahead`` is its prefetch (``_Prefetcher``), used only if the file
+        still has the hashes it was prefetched with; otherwise it is prepared here, as in a
+        serial run."""
         existing = self.manifest.by_abs_path(str(path))
         doc_id = existing.doc_id if existing else _relative(path, root)
         stored = self.manifest.get_overrides(doc_id)
         try:
-            file_hash = file_sha256(path)
+            if prefetcher is None:
+                file_hash = file_sha256(path)
+            else:  # a prefetched file is hashed again: it may have changed since
+                file_hash = prefetcher.file_hash(path, fresh=ahead is not None)
             meta_hash = _override_hash(path, doc_id, overrides, stored)
         except FileNotFoundError:
             reason = "cannot read file: it vanished (deleted or moved)"
@@ -427,8 +471,18 @@ class Ingestor:
                 self._remove(doc_id)
             reason = f"same content as {twin.doc_id}; indexed once, under that name"
             return self._fail(report, None, doc_id, path, file_hash, reason, "duplicate")
+        if ahead is not None and (ahead.doc_id, ahead.file_hash, ahead.meta_hash) != (
+            doc_id,
+            file_hash,
+            meta_hash,
+        ):
+            ahead.future.cancel()  # stale: the file (or its overrides) changed since
+            ahead = None
         try:
-            docs, n_pages, metadata = self._prepare(path, doc_id, overrides, stored)
+            if ahead is not None:  # the worker's exception, if any, is raised here
+                docs, n_pages, metadata = self._documents(ahead.future.result(), doc_id)
+            else:
+                docs, n_pages, metadata = self._prepare(path, doc_id, overrides, stored)
         except IngestError as exc:
             return self._fail(report, existing, doc_id, path, file_hash, str(exc), exc.kind)
         except ValueError as exc:  # bad sidecar / manifest / stored override values
@@ -486,27 +540,24 @@ class Ingestor:
         overrides: dict[str, dict[str, str]],
         stored: dict[str, Any] | None = None,
     ) -> tuple[list[Document], int, dict[str, Any]]:
-        t0 = time.perf_counter()
-        loaded = load_file(path, self.limits)
-        pages = clean_pages(loaded.pages)
-        meta: DocumentMetadata = apply_overrides(
-            infer_metadata(loaded, pages), path, doc_id, overrides
-        )
-        if stored:
-            apply_override_dict(meta, stored, f"stored overrides for {doc_id}")
-        t1 = time.perf_counter()
-        chunks = self.chunker.chunk(pages, lambda section: context_header(meta, doc_id, section))
-        self.times.parse_s += t1 - t0
-        self.times.chunk_s += time.perf_counter() - t1
-        if not chunks:
+        prepared = _parse_and_chunk(path, doc_id, overrides, stored, self.limits, self.chunker)
+        return self._documents(prepared, doc_id)
+
+    def _documents(
+        self, prepared: _Prepared, doc_id: str
+    ) -> tuple[list[Document], int, dict[str, Any]]:
+        """Chunks to LangChain documents, with the observatory labels (SQLite: main thread)."""
+        self.times.parse_s += prepared.parse_s
+        self.times.chunk_s += prepared.chunk_s
+        if not prepared.chunks:
             raise EmptyFileError("no text left to index after cleaning")
-        base = {**meta.as_chroma(), "doc_id": doc_id, "file": doc_id}
+        base = {**prepared.meta.as_chroma(), "doc_id": doc_id, "file": doc_id}
         base.update(_observatory_labels(self.settings, doc_id))
         docs = [
             Document(page_content=c.header + c.text, metadata={**base, **_chunk_meta(c)})
-            for c in chunks
+            for c in prepared.chunks
         ]
-        return docs, len(loaded.pages), asdict(meta)
+        return docs, prepared.pages, asdict(prepared.meta)
 
     def _fail(
         self,
@@ -546,6 +597,151 @@ class Ingestor:
                 if row.status == INDEXED:
                     gone.append(row.doc_id)
         return gone
+
+
+@dataclass
+class _Prepared:
+    """One file read, cleaned, described and chunked: the pure-CPU part of preparing it, made
+    without SQLite or shared state so that it can run in the prefetch thread."""
+
+    chunks: list[Chunk]
+    pages: int
+    meta: DocumentMetadata
+    parse_s: float
+    chunk_s: float
+
+
+def _parse_and_chunk(
+    path: Path,
+    doc_id: str,
+    overrides: dict[str, dict[str, str]],
+    stored: dict[str, Any] | None,
+    limits: LoadLimits,
+    chunker: Chunker,
+) -> _Prepared:
+    t0 = time.perf_counter()
+    loaded = load_file(path, limits)
+    pages = clean_pages(loaded.pages)
+    meta: DocumentMetadata = apply_overrides(infer_metadata(loaded, pages), path, doc_id, overrides)
+    if stored:
+        apply_override_dict(meta, stored, f"stored overrides for {doc_id}")
+    t1 = time.perf_counter()
+    chunks = chunker.chunk(pages, lambda section: context_header(meta, doc_id, section))
+    return _Prepared(chunks, len(loaded.pages), meta, t1 - t0, time.perf_counter() - t1)
+
+
+@dataclass
+class _Ahead:
+    """A prefetch: valid at its file's turn only if the file still has these hashes."""
+
+    position: int
+    doc_id: str
+    file_hash: str
+    meta_hash: str
+    future: Future[_Prepared]
+
+
+class _Prefetcher:
+    """Prepares the next file that will really be indexed, in one background thread, while the
+    main thread embeds and stores the current one.
+
+    The main thread decides what to prefetch and reads everything from SQLite (manifest row,
+    stored overrides; observatory labels are added when the file's turn comes): sqlite3
+    connections belong to their thread. Unchanged files (same hashes as an indexed row) and
+    duplicates are never prefetched, so re-ingesting an unchanged corpus parses nothing. At
+    most one file is prepared ahead of the one being indexed; the main thread prepares a file
+    itself only when its prefetch went stale. Each file is hashed once per run
+    (its turn reuses the hash while size and mtime are unchanged), except a prefetched file,
+    hashed again at its turn: a prefetch of a file rewritten or deleted since is dropped and the
+    file is handled as in a serial run. The worker's exceptions are raised by
+    ``Future.result()`` at the file's turn, so per-file failures are reported as before.
+    """
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        files: list[Path],
+        root: Path,
+        overrides: dict[str, dict[str, str]],
+    ):
+        self._ing = ingestor
+        self._files = files
+        self._root = root
+        self._overrides = overrides
+        self._hashes: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        self._scanned = 0  # files[:_scanned] were looked at by the look-ahead
+        self._pending: _Ahead | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    def __enter__(self) -> _Prefetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Drop what is queued and wait for the file being read (bounded by the parse limits),
+        so no thread outlives the run and the writer lock."""
+        self._pending = None
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def file_hash(self, path: Path, fresh: bool = False) -> str:
+        """sha256 of the file, memoised for the run while its size and mtime are unchanged."""
+        st = path.stat()
+        signature = (st.st_size, st.st_mtime_ns, st.st_ino)
+        known = self._hashes.get(path)
+        if known is not None and known[0] == signature and not fresh:
+            return known[1]
+        digest = file_sha256(path)
+        self._hashes[path] = (signature, digest)
+        return digest
+
+    def turn(self, position: int) -> _Ahead | None:
+        """The prefetch of ``files[position]`` (if any), after starting the next one. The first
+        file to index is prepared by the worker too (the main thread waits for it), so the
+        worker reads file n+1 exactly while the main thread embeds file n."""
+        if self._pending is None:
+            self._pending = self._next(position)
+        ahead = None
+        if self._pending is not None and self._pending.position == position:
+            ahead, self._pending = self._pending, self._next(position + 1)
+        return ahead
+
+    def _next(self, start: int) -> _Ahead | None:
+        for position in range(max(start, self._scanned), len(self._files)):
+            self._scanned = position + 1
+            try:
+                if ahead := self._submit(position):
+                    return ahead
+            except OSError:  # vanished or unreadable: the file's own turn reports it
+                continue
+        return None
+
+    def _submit(self, position: int) -> _Ahead | None:
+        ing, path = self._ing, self._files[position]
+        existing = ing.manifest.by_abs_path(str(path))
+        doc_id = existing.doc_id if existing else _relative(path, self._root)
+        stored = ing.manifest.get_overrides(doc_id)
+        file_hash = self.file_hash(path)
+        meta_hash = _override_hash(path, doc_id, self._overrides, stored)
+        if (
+            existing
+            and existing.status == INDEXED
+            and (existing.file_hash, existing.meta_hash) == (file_hash, meta_hash)
+        ):
+            return None
+        twin = ing.manifest.duplicate_of(file_hash, meta_hash, doc_id)
+        if twin is not None and Path(twin.abs_path).is_file():
+            return None
+        chunker = ing.worker_chunker  # made here, in the main thread
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-prefetch")
+        future = self._executor.submit(
+            _parse_and_chunk, path, doc_id, self._overrides, stored, ing.limits, chunker
+        )
+        return _Ahead(position, doc_id, file_hash, meta_hash, future)
 
 
 def reset_index(settings: Settings) -> None:

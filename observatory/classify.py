@@ -217,9 +217,9 @@ class PriorityClassifier:
     # --- encoders -------------------------------------------------------------------------
     @property
     def _minilm(self) -> Any:
-        from vectorstore.embeddings import dense_embedder
+        from vectorstore.embeddings import full_precision_embedder
 
-        return dense_embedder(self.settings)
+        return full_precision_embedder(self.settings)
 
     @property
     def _use(self) -> Any:

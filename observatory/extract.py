@@ -3,7 +3,7 @@
 Strategies state their priorities as numbered items ("15.1. Energy and sustainable
 environment. The selection..."), numbered headings ("4.1.1 Innovative materials"), bullets, or
 an inline enumeration after a cue ("five key clusters were identified ..., namely: Agrifood,
-Energy, ..."). The rule-based extractor reads every page's lines (pypdf text through the ingest
+Energy, ..."). The rule-based extractor reads every page's lines (PDF text through the ingest
 loaders, so every candidate keeps its 1-based page), proposes such short titles, and keeps those
 that look like a domain: MiniLM similarity to domain exemplars minus similarity to generic
 section headings ("Introduction", "Monitoring and evaluation"), plus a bonus when the page

@@ -96,10 +96,10 @@ class KeywordExtractor:
     diversity: float = 0.5
 
     def _embedder(self, language: str) -> Any:
-        from vectorstore.embeddings import dense_embedder, multilingual_embedder
+        from vectorstore.embeddings import full_precision_embedder, multilingual_embedder
 
         return (
-            dense_embedder(self.settings)
+            full_precision_embedder(self.settings)
             if language == "en"
             else multilingual_embedder(self.settings)
         )

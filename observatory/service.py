@@ -177,7 +177,7 @@ class ObservatoryService:
         dropped unless a reviewer corrected them (a review is never lost silently)."""
         from ingest.manifest import INDEXED, Manifest
         from observatory.extract import Extractor
-        from vectorstore.embeddings import dense_embedder
+        from vectorstore.embeddings import full_precision_embedder
 
         manifest = Manifest(self.settings.records_db)
         try:
@@ -198,7 +198,7 @@ class ObservatoryService:
             missing = set()
         report = ExtractReport(failed=[{"doc": d, "reason": "not ingested"} for d in missing])
         score = self.settings.observatory_extract_min_score if min_score is None else min_score
-        extractor = Extractor(dense_embedder(self.settings), min_score=score)
+        extractor = Extractor(full_precision_embedder(self.settings), min_score=score)
         for row in rows:
             try:
                 cands = extractor.extract_file(Path(row.abs_path))
@@ -364,10 +364,12 @@ class ObservatoryService:
         """Regions ranked as partners for a region (NUTS code, country or name) or a priority
         id; :class:`observatory.partners.PartnerMatch` objects (``as_json`` for the API)."""
         from observatory.partners import PartnerFinder, resolve_query
-        from vectorstore.embeddings import dense_embedder, multilingual_embedder
+        from vectorstore.embeddings import full_precision_embedder, multilingual_embedder
 
         q, others = resolve_query(query, self.store.all())
-        finder = PartnerFinder(dense_embedder(self.settings), multilingual_embedder(self.settings))
+        finder = PartnerFinder(
+            full_precision_embedder(self.settings), multilingual_embedder(self.settings)
+        )
         return finder.rank(q, others, k=k, complementary=complementary)
 
     # -- measuring ---------------------------------------------------------------------------
@@ -375,9 +377,9 @@ class ObservatoryService:
         """Recall of a hand-made gold list (doc, page, title rows) per strategy, extracting
         from the PDFs in ``folder`` (default: the stored priorities of ingested docs)."""
         from observatory.extract import Extractor, load_gold, recall_against
-        from vectorstore.embeddings import dense_embedder
+        from vectorstore.embeddings import full_precision_embedder
 
-        embedder = dense_embedder(self.settings)
+        embedder = full_precision_embedder(self.settings)
         rows = []
         stored: dict[str, list[Priority]] = {}
         for p in self.store.all():

@@ -102,7 +102,7 @@ def small_corpus(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():  # type: ignore[no-untyped-def]
-    """The real packaged MiniLM, loaded once per test session."""
-    from vectorstore.embeddings import make_embedder
+    """The real packaged MiniLM with the default settings' backend, loaded once per session."""
+    from vectorstore.embeddings import dense_embedder
 
-    return make_embedder("minilm")
+    return dense_embedder(Settings())

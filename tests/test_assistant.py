@@ -90,8 +90,7 @@ class TestGeneratedAnswers:
     def test_streaming_then_checked_answer(self, indexed):
         assistant = self._assistant(
             indexed,
-            "The case study compares human resources in science and technology (HRST) as a "
-            "share of the active population [1].",
+            "The user benchmarks the region of Düsseldorf against a set of 20 EU regions [1].",
         )
         items = list(assistant.stream(self.QUESTION, backend="local"))
         deltas, final = items[:-1], items[-1]
@@ -104,8 +103,7 @@ class TestGeneratedAnswers:
     def test_misnumbered_citation_repaired(self, indexed):
         assistant = self._assistant(
             indexed,
-            "The case study compares human resources in science and technology (HRST) as a "
-            "share of the active population [7].",
+            "The user benchmarks the region of Düsseldorf against a set of 20 EU regions [7].",
         )
         answer = assistant.ask(self.QUESTION, backend="local")
         assert answer.citations() and answer.citations()[0]["file"] == BENCH
@@ -134,8 +132,8 @@ class TestGeneratedAnswers:
     def test_refusal_sentence_appended_to_an_answer_is_dropped(self, indexed):
         assistant = self._assistant(
             indexed,
-            "The case study compares human resources in science and technology (HRST) as a "
-            "share of the active population [1]. " + refusal_sentence("en"),
+            "The user benchmarks the region of Düsseldorf against a set of 20 EU regions [1]. "
+            + refusal_sentence("en"),
         )
         answer = assistant.ask(self.QUESTION, backend="local")
         assert not answer.refused and answer.backend == "local"

@@ -138,6 +138,33 @@ class TestLocalGenerator:
         "".join(generator.stream(SYSTEM, "Sources:\n[1] Finland has 19 regions.\n\nQuestion: Hi?"))
         assert "".join(generator.stream(SYSTEM, SOURCE_QUESTION)) == first
 
+    def test_system_prompt_is_evaluated_once(self, model_dir: Path, monkeypatch) -> None:
+        """The KV cache is cut back to exactly the system prefix: later answers evaluate only
+        the user part, and never a prefix that reaches into the previous question."""
+        generator = make_local_generator(llm_settings(model_dir, llm_max_tokens=16))
+        llama = generator.model.chat_model.client
+        prefix = generator.model.prefix_tokens(SYSTEM)
+        assert len(prefix) > 10
+        starts: list[int] = []
+        real_eval = llama.eval
+
+        def spy(tokens):  # type: ignore[no-untyped-def]
+            starts.append(llama.n_tokens)
+            return real_eval(tokens)
+
+        monkeypatch.setattr(llama, "eval", spy)
+        other = "Sources:\n[1] Finland has 19 regions.\n\nQuestion: How many regions?"
+        prefix_evals = 0
+        for user in (SOURCE_QUESTION, other, SOURCE_QUESTION):
+            starts.clear()
+            "".join(generator.stream(SYSTEM, user))
+            if starts[0] == 0:  # the prefix itself, evaluated when not cached
+                prefix_evals += 1
+                starts.pop(0)
+            assert starts[0] == len(prefix), starts  # the rest of the prompt follows it
+        assert prefix_evals <= 1
+        assert list(llama.input_ids[: len(prefix)]) == prefix
+
     def test_model_is_loaded_once(self, model_dir: Path) -> None:
         first = make_local_generator(llm_settings(model_dir))
         second = make_local_generator(llm_settings(model_dir, llm_max_tokens=16))

@@ -41,9 +41,9 @@ def test_helpers(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_quick_mode_runs_and_writes_json(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(common, "RESULTS_DIR", tmp_path)
-    data = bench_ingest.run(quick=True, configs=["ours", "minilm-onnx-int8"])
+    data = bench_ingest.run(quick=True, configs=["ours", "ours-minilm-torch"])
     written = json.loads((tmp_path / "ingest-quick.json").read_text())
-    assert written["summary"].keys() == {"naive", "ours", "minilm-onnx-int8"}
+    assert written["summary"].keys() == {"naive", "ours", "ours-minilm-torch"}
     for name, row in written["summary"].items():
         assert row["seconds"] > 0 and row["chunks"] > 0 and row["peak_rss_mb"] > 0, name
         assert set(row["times"]) == {"parse_s", "chunk_s", "embed_s", "store_s"}

@@ -140,6 +140,24 @@ class TestBM25Index:
         saved = json.loads((index.folder / "chunks.json").read_text(encoding="utf-8"))
         assert saved["ids"] == ["lt", "edp"]
 
+    def test_chunk_table_gives_text_and_metadata(self, index):
+        got = index.chunks(["edp", "nope", "lt"])
+        assert got is not None and set(got) == {"edp", "lt"}  # unknown ids are skipped
+        assert got["lt"] == (CHUNKS[0][1], CHUNKS[0][2])  # lists and numbers round-trip
+        fresh = BM25Index(index.folder)
+        assert fresh.load() and fresh.chunks(["lt"]) == {"lt": got["lt"]}
+
+    def test_chunk_table_follows_a_rebuild_of_an_open_index(self, index):
+        assert index.chunks(["fi"])  # opened
+        _build(index.folder, CHUNKS[:2], generation=8)
+        assert index.load() and index.generation == 8
+        assert index.chunks(["fi", "lt"]) == {"lt": (CHUNKS[0][1], CHUNKS[0][2])}
+
+    def test_index_saved_without_chunk_table_says_so(self, index):
+        (index.folder / "chunks.sqlite").unlink()
+        old = BM25Index(index.folder)
+        assert old.load() and old.chunks(["lt"]) is None  # callers fall back to Chroma
+
     def test_load_without_saved_index(self, tmp_path):
         index = BM25Index(tmp_path / "nothing")
         assert index.load() is False
@@ -387,6 +405,16 @@ class TestBM25FollowsIngest:
         assert set(snaps["updated"]["retriever"][NEW_MD_TERM]) == {MD_ID}
         assert set(snaps["ingested"]["retriever"]["kernel"]) == {BENCH_ID}
         assert snaps["deleted"]["retriever"]["kernel"] == []
+
+    def test_retriever_candidates_match_chroma(self, lifecycle):
+        """The chunk table the retriever reads candidates from says what Chroma says."""
+        ing, settings, _ = lifecycle
+        retriever = build_retriever(settings, "hybrid")
+        hits = retriever.search("smart specialisation regions", 10)
+        ids = [h.id for h in hits]
+        assert ids
+        chroma = {h.id: (h.text, h.metadata) for h in ing.store.hits_for(ids, [0.0] * len(ids))}
+        assert {h.id: (h.text, h.metadata) for h in hits} == chroma
 
     def test_ensure_rebuilds_after_generation_bump_without_rebuild(self, lifecycle):
         ing, settings, _ = lifecycle

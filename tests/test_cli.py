@@ -65,7 +65,7 @@ class TestCli:
         res = runner.invoke(app, ["status", "--json"])
         status = _json(res)
         assert status["documents"] == 4 and status["chunks"] == out["chunks_embedded"]
-        assert status["embedding_model"] == "all-MiniLM-L6-v2"
+        assert status["embedding_model"] == "all-MiniLM-L6-v2@onnx-int8"  # the default backend
         assert status["data_dir"] == str(cli_env.resolve())
 
         res = runner.invoke(app, ["delete", "OnlineS3_2.4_Benchmarking_Case_Study.pdf", "--json"])

@@ -22,7 +22,12 @@ from assistant.retriever import HybridRetriever, build_retriever
 from ingest.pipeline import Ingestor
 from s3assist.settings import Settings
 from tests.conftest import GUIDANCE, SMALL_PDFS
-from vectorstore.embeddings import SentenceTransformerEmbedder, UniversalSentenceEncoder, minilm_dir
+from vectorstore.embeddings import (
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    UniversalSentenceEncoder,
+    minilm_dir,
+)
 
 # The suites' async tests are plain ``async def`` (langchain's own packages run them with
 # asyncio_mode=auto); mark them here instead of changing the project's pytest configuration.
@@ -84,7 +89,9 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
         return "How should stakeholders be involved in the entrepreneurial discovery process?"
 
 
-class TestMiniLMEmbeddingsUnit(EmbeddingsUnitTests):
+class _MiniLM:
+    """MiniLM through sentence-transformers (torch)."""
+
     @property
     def embeddings_class(self) -> type[SentenceTransformerEmbedder]:
         return SentenceTransformerEmbedder
@@ -94,14 +101,37 @@ class TestMiniLMEmbeddingsUnit(EmbeddingsUnitTests):
         return {"model_dir": minilm_dir(), "name": "all-MiniLM-L6-v2"}
 
 
-class TestMiniLMEmbeddingsIntegration(EmbeddingsIntegrationTests):
+class _MiniLMInt8:
+    """The default MiniLM backend: the int8 ONNX graph exported into the model cache."""
+
     @property
-    def embeddings_class(self) -> type[SentenceTransformerEmbedder]:
-        return SentenceTransformerEmbedder
+    def embeddings_class(self) -> type[OnnxEmbedder]:
+        return OnnxEmbedder
 
     @property
     def embedding_model_params(self) -> dict[str, Any]:
-        return {"model_dir": minilm_dir(), "name": "all-MiniLM-L6-v2"}
+        return {
+            "model_dir": minilm_dir(),
+            "name": "all-MiniLM-L6-v2",
+            "cache_dir": Settings().model_cache_dir,
+            "quantized": True,
+        }
+
+
+class TestMiniLMEmbeddingsUnit(_MiniLM, EmbeddingsUnitTests):
+    pass
+
+
+class TestMiniLMEmbeddingsIntegration(_MiniLM, EmbeddingsIntegrationTests):
+    pass
+
+
+class TestOnnxInt8EmbeddingsUnit(_MiniLMInt8, EmbeddingsUnitTests):
+    pass
+
+
+class TestOnnxInt8EmbeddingsIntegration(_MiniLMInt8, EmbeddingsIntegrationTests):
+    pass
 
 
 class TestUSEEmbeddingsUnit(EmbeddingsUnitTests):

@@ -6,15 +6,22 @@ Every bad input is generated inside the test from real bytes; there are no binar
 from __future__ import annotations
 
 import random
+import re
 import struct
 import zipfile
 import zlib
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import docx
+import pypdfium2 as pdfium
 import pytest
 from pypdf import PdfReader, PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, StreamObject
 
+from ingest.cleaning import clean_pages
 from ingest.errors import (
     CorruptFileError,
     EmptyFileError,
@@ -24,8 +31,18 @@ from ingest.errors import (
     TooLargeError,
     UnsupportedFileError,
 )
-from ingest.loaders import SUPPORTED_SUFFIXES, LoadLimits, load_file
+from ingest.loaders import (
+    PDFIUM_LOCK,
+    SUPPORTED_SUFFIXES,
+    LoadedDocument,
+    LoadLimits,
+    PageText,
+    PdfTextEngine,
+    load_file,
+    normalise_pdfium_text,
+)
 from s3assist.settings import Settings
+from tests.badinput import PARAGRAPHS, good_pdf_bytes, text_pdf
 from tests.conftest import IMAGE_ONLY_PDF, SMALL_PDFS
 
 LT_PDF = SMALL_PDFS[0]  # 23 pages, text layer, no encryption
@@ -201,6 +218,149 @@ class TestPdfLoader:
     def test_pdf_at_max_pages_is_accepted(self, limits: LoadLimits) -> None:
         exact = LoadLimits(limits.max_bytes, max_pages=23, min_text_chars=limits.min_text_chars)
         assert len(load_file(LT_PDF, exact).pages) == 23
+
+
+def _refuse_pdfium(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("pdfium was handed the document")
+
+
+def _words(doc: LoadedDocument) -> Counter[str]:
+    return Counter(w for p in doc.pages for w in re.findall(r"\w+", p.text.lower()))
+
+
+def _with_stream(path: Path, inflated: int, where: str, filter_name: str = "/FlateDecode") -> Path:
+    """A two-page text PDF; page 1 gets a stream of ``inflated`` bytes once decoded, added to
+    its contents or as a form XObject in its resources."""
+    writer = text_pdf([f"Bomb note. {PARAGRAPHS[0]}", f"Second page. {PARAGRAPHS[1]}"])
+    stream = StreamObject()
+    data = b"0 0 m " * (inflated // 6)
+    encode = {"/FlateDecode": zlib.compress, "/ASCIIHexDecode": lambda b: b.hex().encode() + b">"}
+    stream._data = encode.get(filter_name, bytes)(data)
+    stream[NameObject("/Filter")] = NameObject(filter_name)
+    page = writer.pages[0]
+    if where == "form":
+        stream[NameObject("/Type")] = NameObject("/XObject")
+        stream[NameObject("/Subtype")] = NameObject("/Form")
+        stream[NameObject("/BBox")] = ArrayObject([NumberObject(0)] * 2 + [NumberObject(9)] * 2)
+        resources = page["/Resources"]
+        assert isinstance(resources, DictionaryObject)
+        resources[NameObject("/XObject")] = DictionaryObject(
+            {NameObject("/Fm0"): writer._add_object(stream)}
+        )
+    else:
+        page[NameObject("/Contents")] = ArrayObject(
+            [page.raw_get("/Contents"), writer._add_object(stream)]
+        )
+    with path.open("wb") as fh:
+        writer.write(fh)
+    return path
+
+
+class TestPdfTextEngines:
+    """pdfium reads the text by default; pypdf still checks structure and limits first."""
+
+    def test_engines_read_the_same_words(
+        self, limits: LoadLimits, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        fast = load_file(LT_PDF, limits)
+        monkeypatch.setattr(pdfium, "PdfDocument", _refuse_pdfium)
+        slow = load_file(LT_PDF, replace(limits, pdf_text_engine="pypdf"))
+        assert [p.page for p in fast.pages] == [p.page for p in slow.pages] == list(range(1, 24))
+        assert (fast.date_hint, fast.title_hint) == (slow.date_hint, slow.title_hint)
+        a, b = _words(fast), _words(slow)
+        assert sum((a & b).values()) >= 0.95 * max(a.total(), b.total())
+        for page in fast.pages:  # pdfium's line ends and marks are gone
+            assert not re.search("[\r\x00-\x08\x0b\x0e-\x1f\ufffe\uffff]", page.text)
+        assert "long-term health-\nrelated factors" in fast.pages[7].text
+
+    def test_pdfium_runs_under_the_lock_and_everything_is_closed(
+        self, limits: LoadLimits, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        docs: list[Any] = []
+        pages: list[Any] = []
+
+        class Spy(pdfium.PdfDocument):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                assert PDFIUM_LOCK.locked()
+                super().__init__(*args, **kwargs)
+                docs.append(self)
+
+            def get_page(self, index: int) -> Any:
+                assert PDFIUM_LOCK.locked()
+                pages.append(super().get_page(index))
+                return pages[-1]
+
+        monkeypatch.setattr(pdfium, "PdfDocument", Spy)
+        doc = load_file(LT_PDF, limits)
+        assert "GOVERNMENT OF THE REPUBLIC OF LITHUANIA" in doc.pages[0].text
+        assert len(docs) == 1 and len(pages) == 23
+        assert docs[0].raw is None and all(p.raw is None for p in pages)
+        assert not PDFIUM_LOCK.locked()
+
+    def test_pypdf_text_when_pdfium_cannot_open(
+        self, tmp_path: Path, limits: LoadLimits, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = tmp_path / "note.pdf"
+        path.write_bytes(good_pdf_bytes("Fallback note"))
+        expected = load_file(path, replace(limits, pdf_text_engine="pypdf")).pages
+
+        def fail(*args: Any, **kwargs: Any) -> None:
+            raise pdfium.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+        monkeypatch.setattr(pdfium, "PdfDocument", fail)
+        assert load_file(path, limits).pages == expected
+
+    @pytest.mark.parametrize("where", ["contents", "form"])
+    def test_bomb_refused_before_pdfium_sees_it(
+        self, tmp_path: Path, limits: LoadLimits, monkeypatch: pytest.MonkeyPatch, where: str
+    ) -> None:
+        path = _with_stream(tmp_path / "bomb.pdf", 4_000_000, where)
+        assert path.stat().st_size < 100_000
+        monkeypatch.setattr(pdfium, "PdfDocument", _refuse_pdfium)
+        tight = replace(limits, max_decompressed_bytes=1_000_000)
+        with pytest.raises(TooLargeError, match="page 1's content streams inflate to over 1 MB"):
+            load_file(path, tight)
+
+    def test_streams_under_the_limit_reach_pdfium(self, tmp_path: Path, limits: LoadLimits) -> None:
+        path = _with_stream(tmp_path / "big_form.pdf", 4_000_000, "form")
+        doc = load_file(path, replace(limits, max_decompressed_bytes=5_000_000))
+        assert "Bomb note" in doc.pages[0].text and "Second page" in doc.pages[1].text
+
+    def test_other_filters_are_measured_by_pypdf(self, tmp_path: Path, limits: LoadLimits) -> None:
+        path = _with_stream(tmp_path / "hex.pdf", 600_000, "contents", "/ASCIIHexDecode")
+        with pytest.raises(TooLargeError, match="S3ASSIST_MAX_DECOMPRESSED_MB"):
+            load_file(path, replace(limits, max_decompressed_bytes=200_000))
+
+    @pytest.mark.parametrize("engine", ["pdfium", "pypdf"])
+    def test_undecodable_stream_is_a_corrupt_page(
+        self, tmp_path: Path, limits: LoadLimits, engine: PdfTextEngine
+    ) -> None:
+        path = _with_stream(tmp_path / "odd.pdf", 60, "contents", "/NoSuchDecode")
+        with pytest.raises(CorruptFileError, match="cannot read text of page 1"):
+            load_file(path, replace(limits, pdf_text_engine=engine))
+
+
+class TestPdfiumText:
+    def test_line_ends_hyphen_marks_and_controls(self) -> None:
+        raw = "long-term health\x02related\r\nfactors\rand innova\ufffetion\x00\x01\x7f\uffff\t\f."
+        assert normalise_pdfium_text(raw) == (
+            "long-term health-\nrelated\nfactors\nand innova-\ntion\t\f."
+        )
+
+    def test_cleaning_sees_the_shape_pypdf_gave(self) -> None:
+        """Page 8 of the Lithuanian programme as each engine reads it (excerpt)."""
+        pypdf_text = (
+            " 7 \nLithuania\u2018s socio-economic development in the future will be affected "
+            "by long-term health-\nrelated factors and trends such as increasing costs of "
+            "\nhealthcare and acquisition of medicines.  \n"
+        )
+        pdfium_text = (
+            "7\r\nLithuania\u2018s socio-economic development in the future will be affected "
+            "by long-term health\x02related factors and trends such as increasing costs of "
+            "\r\nhealthcare and acquisition of medicines. \r\n"
+        )
+        fast = clean_pages([PageText(8, normalise_pdfium_text(pdfium_text))])
+        assert fast == clean_pages([PageText(8, pypdf_text)])
 
 
 class TestHtmlLoader:

@@ -10,7 +10,13 @@ import pytest
 
 from ingest.errors import EmbedderMismatchError
 from s3assist.settings import Settings
-from vectorstore.embeddings import OnnxEmbedder, dense_embedder, export_onnx, minilm_dir
+from vectorstore.embeddings import (
+    OnnxEmbedder,
+    dense_embedder,
+    export_onnx,
+    make_embedder,
+    minilm_dir,
+)
 from vectorstore.store import ChunkStore
 
 TEXTS = [
@@ -38,7 +44,8 @@ def test_export_is_cached(cache: Path) -> None:
 
 
 @pytest.mark.parametrize(("quantized", "floor"), [(False, 0.99999), (True, 0.98)])
-def test_vectors_match_torch(cache: Path, embedder, quantized: bool, floor: float) -> None:
+def test_vectors_match_torch(cache: Path, quantized: bool, floor: float) -> None:
+    embedder = make_embedder("minilm", backend="torch")
     onnx = OnnxEmbedder(minilm_dir(), "all-MiniLM-L6-v2", cache, quantized=quantized)
     got = onnx.embed_array(TEXTS)
     ref = embedder.embed_array(TEXTS)
@@ -53,12 +60,14 @@ def test_vectors_match_torch(cache: Path, embedder, quantized: bool, floor: floa
 
 def test_settings_pick_the_backend_and_the_index_refuses_a_mix(tmp_path: Path, cache) -> None:
     data = tmp_path / "data"
-    (data / "cache").mkdir(parents=True)
-    (data / "cache" / "onnx").symlink_to(cache / "onnx")
-    torch_settings = Settings(data_dir=data, multilingual_index=False)
+    torch_settings = Settings(
+        data_dir=data, model_cache_dir=cache, multilingual_index=False, embedding_backend="torch"
+    )
     int8_settings = torch_settings.model_copy(update={"embedding_backend": "onnx-int8"})
     int8 = dense_embedder(int8_settings)
     assert int8.name == "all-MiniLM-L6-v2@onnx-int8"
+    assert Settings().embedding_backend == "onnx-int8"  # the default
     ChunkStore(torch_settings, dense_embedder(torch_settings))
-    with pytest.raises(EmbedderMismatchError, match="all-MiniLM-L6-v2@onnx-int8"):
+    with pytest.raises(EmbedderMismatchError, match="all-MiniLM-L6-v2@onnx-int8") as err:
         ChunkStore(int8_settings, int8)
+    assert "S3ASSIST_EMBEDDING_BACKEND=torch" in str(err.value)  # how to keep the old index

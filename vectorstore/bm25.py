@@ -5,12 +5,18 @@ BM25 matches exactly. bm25s has no incremental update, so the index is rebuilt f
 collection (the single source of truth) whenever the ingest generation moves on; queries load
 the saved index once and never rebuild per query. Filter fields are kept as column arrays so a
 filter becomes a ``weight_mask`` instead of a post-filter that could empty the top k.
+
+The same rebuild writes ``chunks.sqlite`` (id -> text, metadata): a hybrid query needs the text
+of ~140 candidate chunks, which Chroma's ``get`` serves in ~10 ms at 100k chunks and a primary-
+key lookup in SQLite in well under 1 ms. It is a derived copy with the BM25 index's generation,
+so it is exactly as fresh as BM25 itself.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -87,6 +93,26 @@ def _encode(values: list[Any]) -> tuple[list[Any], np.ndarray]:
     return list(index), codes
 
 
+CHUNKS_DB = "chunks.sqlite"
+
+
+def _write_chunks_db(
+    path: Path, ids: list[str], texts: list[str], metadatas: list[dict[str, Any]]
+) -> None:
+    db = sqlite3.connect(path)
+    try:
+        # A rowid table (not WITHOUT ROWID): rows of a few KB belong in the table b-tree, the
+        # unique id index stays small; half the file size and ~7x faster random lookups.
+        db.execute("CREATE TABLE chunks (id TEXT NOT NULL UNIQUE, text TEXT, metadata TEXT)")
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?)",
+            ((i, t, json.dumps(m)) for i, t, m in zip(ids, texts, metadatas, strict=True)),
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
 def bm25_dir(settings: Any) -> Path:
     return Path(settings.data_dir) / "bm25" / settings.collection
 
@@ -114,6 +140,8 @@ class BM25Index:
         self.ids: list[str] = []
         self._columns: dict[str, _Column] = {}
         self.generation = -1
+        self._db: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()
 
     # -- building ------------------------------------------------------------------------
     def build(
@@ -138,6 +166,7 @@ class BM25Index:
             json.dumps({"generation": generation, "ids": ids, "columns": columns}),
             encoding="utf-8",
         )
+        _write_chunks_db(tmp / CHUNKS_DB, ids, texts, metadatas)
         old = self.folder.with_name(self.folder.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
         if self.folder.exists():
@@ -154,6 +183,31 @@ class BM25Index:
         self.ids = ids
         self._columns = {f: _Column.of(f, v) for f, v in columns.items()}
         self.generation = generation
+        with self._db_lock:  # the folder was replaced: reopen on next use
+            if self._db is not None:
+                self._db.close()
+            self._db = None
+
+    def chunks(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]] | None:
+        """Text and metadata of these chunks from ``chunks.sqlite``; None when the saved index
+        has no such file (built by an older version: the caller asks Chroma instead)."""
+        with self._db_lock:
+            if self._db is None:
+                path = self.folder / CHUNKS_DB
+                if not path.is_file():
+                    return None
+                self._db = sqlite3.connect(
+                    f"file:{path}?mode=ro", uri=True, check_same_thread=False
+                )
+            out: dict[str, tuple[str, dict[str, Any]]] = {}
+            for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                for id_, text, meta in self._db.execute(
+                    f"SELECT id, text, metadata FROM chunks WHERE id IN ({marks})", part
+                ):
+                    out[id_] = (text, json.loads(meta))
+            return out
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -179,6 +233,11 @@ class BM25Index:
         """Rebuild from the store when it has moved on since the saved index; True if rebuilt."""
         if self.generation == generation or (self.load() and self.generation == generation):
             return False
+        self.rebuild(store, generation)
+        return True
+
+    def rebuild(self, store: Any, generation: int) -> None:
+        """Build from every chunk in the store's primary collection, read in pages."""
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
@@ -194,7 +253,6 @@ class BM25Index:
                 break
             offset += page
         self.build(ids, texts, metas, generation)
-        return True
 
     # -- searching -----------------------------------------------------------------------
     def mask(self, filters: dict[str, Any]) -> np.ndarray | None:
@@ -234,7 +292,12 @@ class BM25Index:
         weight_mask = self.mask(filters or {})
         if weight_mask is not None and not weight_mask.any():
             return []
-        docs, scores = model.retrieve(
-            known, k=min(k, len(ids)), show_progress=False, weight_mask=weight_mask, n_threads=0
-        )
-        return [(ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
+        # bm25s's own ``retrieve`` spends ~10 ms per query at 100k chunks around a scoring
+        # pass that takes ~0.2 ms; scoring plus a partial sort costs ~1 ms.
+        scores = model.get_scores(known[0])
+        if weight_mask is not None:
+            scores = scores * weight_mask
+        n = min(k, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)
+        order = top[np.lexsort((top, -scores[top]))]  # best first; ties by index, reproducibly
+        return [(ids[int(d)], float(scores[d])) for d in order if scores[d] > 0]

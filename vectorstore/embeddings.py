@@ -7,6 +7,7 @@ Models load only from installed packages (see ../shared/MODELS.md); never from a
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -47,6 +48,9 @@ class _LengthSortedEmbedder(S3Embeddings):
     token-sorted batches pad ~20% less. Subclasses encode one batch in ``_encode``."""
 
     batch_size: int
+    _tokenizer_lock: threading.Lock
+    """Held around every use of ``tokenizer``: a fast tokenizer raises "Already borrowed" when
+    two threads use it at once (app searches during an upload's ingest)."""
 
     @abstractmethod
     def _encode(self, texts: list[str]) -> np.ndarray: ...
@@ -54,7 +58,9 @@ class _LengthSortedEmbedder(S3Embeddings):
     def embed_array(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        lengths = [len(ids) for ids in self.tokenizer(texts, add_special_tokens=False)["input_ids"]]
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        lengths = [len(ids) for ids in encoded]
         order = np.argsort(lengths, kind="stable")
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
@@ -114,6 +120,7 @@ class SentenceTransformerEmbedder(_SentenceTransformerConfig, _LengthSortedEmbed
         self.device = device
         self.threads = threads
         self._lock = threading.Lock()
+        self._tokenizer_lock = self._lock  # encode() tokenizes under the model lock too
 
     @cached_property
     def model(self) -> Any:
@@ -154,7 +161,8 @@ class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
     """The same mean-pooled BERT model run by onnxruntime, optionally int8-quantised.
 
     The ONNX graph is exported locally from the packaged weights on first use (torch's
-    exporter; ``quantize_dynamic`` for int8) and cached under ``cache_dir/onnx/<weights hash>``,
+    exporter; ``quantize_dynamic`` for int8) and cached under ``cache_dir/onnx/<weights hash>``
+    (``settings.model_cache_dir``: one export serves every data dir),
     so no file ever comes from a hub. fp32 gives the torch vectors to ~1e-7; int8 trades a
     little accuracy for speed (see BENCHMARKS.md). Assumes Transformer+Pooling(mean)+Normalize,
     which the constructor checks.
@@ -179,6 +187,7 @@ class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
         self.cache_dir = cache_dir
         self.batch_size = batch_size
         self.threads = threads
+        self._tokenizer_lock = threading.Lock()
         pooling = next(
             m["path"]
             for m in json.loads((model_dir / "modules.json").read_text())
@@ -216,13 +225,14 @@ class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
         return ort.InferenceSession(str(self.onnx_path()), opts, providers=["CPUExecutionProvider"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        enc = self.tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self.max_tokens + 2,
-            return_tensors="np",
-        )
+        with self._tokenizer_lock:
+            enc = self.tokenizer(
+                texts,
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens + 2,
+                return_tensors="np",
+            )
         feeds = {k: np.asarray(enc[k], dtype=np.int64) for k in self.INPUTS}
         hidden = self.session.run(None, feeds)[0]  # onnxruntime sessions are thread-safe
         mask = feeds["attention_mask"][..., None].astype(np.float32)
@@ -252,6 +262,15 @@ class UniversalSentenceEncoder(S3Embeddings):
 
         return USE(threads=self.threads)
 
+    @cached_property
+    def _query_backend(self) -> Any:
+        """The same weights (a shallow copy shares the arrays) with one BLAS thread. A query is
+        a few small matrix products: on a busy 2-core machine two BLAS threads made them
+        10-60x slower (p50/p95 49/582 ms against 4.5/8.9 ms with one thread, load average 7)."""
+        backend = copy.copy(self.model._model)
+        backend.threads = 1
+        return backend
+
     @property
     def dimension(self) -> int:
         return 512
@@ -273,7 +292,8 @@ class UniversalSentenceEncoder(S3Embeddings):
         return self.embed_array(list(texts)).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()
+        vector: np.ndarray = self._query_backend.encode([text])[0]
+        return vector.tolist()
 
 
 def minilm_dir() -> Path:
@@ -424,7 +444,22 @@ def dense_embedder(settings: Any) -> S3Embeddings:
         settings.embedding_device,
         settings.embedding_threads,
         backend=getattr(settings, "embedding_backend", "torch"),
-        cache_dir=settings.cache_dir,
+        cache_dir=settings.model_cache_dir,
+    )
+
+
+def full_precision_embedder(settings: Any) -> S3Embeddings:
+    """MiniLM in fp32 (torch), whatever backend the index uses: for batch work whose thresholds
+    were fitted on fp32 vectors (the observatory's calibration.json); int8 moved its NACE
+    section F1 by several points. A non-MiniLM embedder is returned as configured."""
+    if settings.embedding_model != "minilm":
+        return dense_embedder(settings)
+    return make_embedder(
+        "minilm",
+        settings.embedding_batch_size,
+        settings.embedding_device,
+        settings.embedding_threads,
+        backend="torch",
     )
 
 

@@ -171,10 +171,15 @@ class ChunkStore:
             detail = ", ".join(
                 f"{k}: index has {a!r}, settings say {b!r}" for k, (a, b) in diffs.items()
             )
+            hint = ""
+            built, wanted = (str(x or "") for x in diffs.get("embedder", ("", "")))
+            if built and wanted and built.split("@")[0] == wanted.split("@")[0]:
+                backend = built.partition("@")[2] or "torch"
+                hint = f" Or set S3ASSIST_EMBEDDING_BACKEND={backend} to match the index."
             raise EmbedderMismatchError(
                 f"collection '{name}' was built with other embedding settings ({detail}). "
                 "Run `s3assist ingest --rebuild PATH...` to re-embed everything, or set "
-                "S3ASSIST_COLLECTION to use a separate collection."
+                f"S3ASSIST_COLLECTION to use a separate collection.{hint}"
             )
 
     @property
@@ -251,7 +256,7 @@ class ChunkStore:
         if signal != "dense":  # text and metadata live in the primary collection
             return self.hits_for(ids, scores)
         return [
-            _hit(id_, text, meta, score)
+            make_hit(id_, text, meta, score)
             for id_, text, meta, score in zip(
                 ids, res["documents"][0], res["metadatas"][0], scores, strict=True
             )
@@ -284,14 +289,20 @@ class ChunkStore:
             )
         vector = embedder.embed_query(query)
         if where and filters and selectivity is not None and selectivity >= POSTFILTER_MIN:
-            n = min(int(k / selectivity * 2) + 10, POSTFILTER_MAX)
-            res = collection.query(
-                query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
-            )
-            found = list(zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True))
-            kept = [(i, 1.0 - float(d)) for i, d, m in found if matches(dict(m or {}), filters)]
-            if len(kept) >= k or len(found) < n:
-                return kept[:k]
+            # Widen once before giving up: a query whose neighbourhood is mostly filtered out
+            # (guidance-like questions under doc_type=strategy) needed Chroma's ``where`` path,
+            # ~1 s at 100k chunks; four times the neighbours cost ~30 ms.
+            first = min(int(k / selectivity * 2) + 10, POSTFILTER_MAX)
+            for n in dict.fromkeys((first, min(first * 4, POSTFILTER_MAX))):
+                res = collection.query(
+                    query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
+                )
+                found = list(
+                    zip(res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True)
+                )
+                kept = [(i, 1.0 - float(d)) for i, d, m in found if matches(dict(m or {}), filters)]
+                if len(kept) >= k or len(found) < n:
+                    return kept[:k]
         res = collection.query(
             query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
         )
@@ -308,7 +319,7 @@ class ChunkStore:
             for i, t, m in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
         return [
-            _hit(i, by_id[i][0], by_id[i][1], s)
+            make_hit(i, by_id[i][0], by_id[i][1], s)
             for i, s in zip(ids, scores, strict=True)
             if i in by_id
         ]
@@ -327,7 +338,7 @@ def passage(text: str | None, meta: dict[str, Any]) -> str:
     return (text or "")[int(meta.get("context_chars", 0)) :]
 
 
-def _hit(id_: str, text: str | None, meta: Any, score: float) -> Hit:
+def make_hit(id_: str, text: str | None, meta: Any, score: float) -> Hit:
     meta = dict(meta or {})
     return Hit(
         id=id_,

@@ -71,3 +71,26 @@ def test_settings_pick_the_backend_and_the_index_refuses_a_mix(tmp_path: Path, c
     with pytest.raises(EmbedderMismatchError, match="all-MiniLM-L6-v2@onnx-int8") as err:
         ChunkStore(int8_settings, int8)
     assert "S3ASSIST_EMBEDDING_BACKEND=torch" in str(err.value)  # how to keep the old index
+
+
+def test_batches_bound_padding_and_keep_the_input_order(cache: Path) -> None:
+    """Texts are embedded in batches of similar token length (at most ``PAD_SLACK`` apart, at
+    most ``batch_size`` long), and the vectors come back in the caller's order."""
+    onnx = OnnxEmbedder(minilm_dir(), "all-MiniLM-L6-v2", cache, batch_size=4)
+    texts = [("word " * n).strip() for n in (3, 120, 4, 60, 5, 118, 3, 61, 200, 4, 3, 5)]
+    seen: list[list[int]] = []
+    encode = onnx._encode
+
+    def spy(batch: list[str]) -> np.ndarray:
+        seen.append([len(onnx.tokenizer(t)["input_ids"]) for t in batch])
+        return encode(batch)
+
+    onnx._encode = spy  # type: ignore[method-assign]
+    got = onnx.embed_array(texts)
+    assert sorted(n for batch in seen for n in batch) == sorted(
+        len(onnx.tokenizer(t)["input_ids"]) for t in texts
+    )
+    for batch in seen:
+        assert len(batch) <= 4 and max(batch) <= OnnxEmbedder.PAD_SLACK * min(batch)
+    one_by_one = np.array([encode([t])[0] for t in texts])
+    np.testing.assert_allclose(got, one_by_one, atol=1e-5)  # fp32: batching changes nothing

@@ -65,8 +65,10 @@ class Chunker:
         )
         self.max_model_tokens = max_model_tokens
         self._tokenizer = model_tokenizer
-        self._guard = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-            model_tokenizer,
+        # length_function, not ``from_huggingface_tokenizer``: that one insists on a
+        # transformers tokenizer; the count is the same (word pieces, no special tokens)
+        self._guard = RecursiveCharacterTextSplitter(
+            length_function=self.model_tokens,
             chunk_size=max_model_tokens,
             chunk_overlap=min(chunk_overlap, max_model_tokens // 4),
             separators=SEPARATORS,
@@ -81,8 +83,8 @@ class Chunker:
             return [text]
         guard = self._guard
         if budget < self.max_model_tokens:
-            guard = RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
-                self._tokenizer,
+            guard = RecursiveCharacterTextSplitter(
+                length_function=self.model_tokens,
                 chunk_size=budget,
                 chunk_overlap=min(self._guard._chunk_overlap, budget // 4),
                 separators=SEPARATORS,

@@ -94,3 +94,43 @@ def test_batches_bound_padding_and_keep_the_input_order(cache: Path) -> None:
         assert len(batch) <= 4 and max(batch) <= OnnxEmbedder.PAD_SLACK * min(batch)
     one_by_one = np.array([encode([t])[0] for t in texts])
     np.testing.assert_allclose(got, one_by_one, atol=1e-5)  # fp32: batching changes nothing
+
+
+def test_wordpiece_tokenizer_matches_transformers() -> None:
+    """Our ``tokenizers``-based reader of tokenizer.json gives what AutoTokenizer gives: the
+    chunker's counts and the model's inputs are unchanged by dropping transformers."""
+    from transformers import AutoTokenizer
+
+    from vectorstore.embeddings import minilm_tokenizer
+
+    ref, ours = AutoTokenizer.from_pretrained(str(minilm_dir())), minilm_tokenizer()
+    texts = [*TEXTS, "Ä ß ﬁ ① 日本語 — RIS3 2021-2027", "", "  a\tb\n"]
+    for text in texts:
+        assert ours(text)["input_ids"] == ref(text)["input_ids"]
+        assert ours(text, add_special_tokens=False) == {
+            "input_ids": ref(text, add_special_tokens=False)["input_ids"]
+        }
+        assert ours.tokenize(text) == ref.tokenize(text)
+    want = ref(texts, padding=True, truncation=True, max_length=256, return_tensors="np")
+    got = ours.model_inputs(texts)
+    for key in OnnxEmbedder.INPUTS:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_onnx_embedding_never_imports_torch(cache: Path) -> None:
+    """The ONNX path loads neither torch nor transformers once the graph is exported (~2 s of
+    every CLI search and small ingest)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; "
+        "from vectorstore.embeddings import OnnxEmbedder, minilm_dir; "
+        f"e = OnnxEmbedder(minilm_dir(), 'm', Path({str(cache)!r}), quantized=True); "
+        "e.embed_array(['a chunk', 'another, longer chunk']); e.embed_query('q'); "
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -81,6 +81,57 @@ class _LengthSortedEmbedder(S3Embeddings):
         return self._encode([text])[0].tolist()
 
 
+class WordPieceTokenizer:
+    """A model folder's ``tokenizer.json`` run by the ``tokenizers`` library, called like the
+    subset of a Hugging Face tokenizer this project uses (``tok(text)["input_ids"]``).
+
+    ``transformers.AutoTokenizer`` would load the same file but importing transformers (and
+    the torch it pulls in) costs ~2 s per process, a fifth of a CLI search or of embedding a
+    small upload. Two configured copies, never reconfigured per call: mutating a shared fast
+    tokenizer's truncation is what raises "Already borrowed" across threads.
+    """
+
+    def __init__(self, tokenizer_json: Path, max_length: int):
+        from tokenizers import Tokenizer
+
+        self._plain = Tokenizer.from_file(str(tokenizer_json))
+        self._plain.no_truncation()
+        self._plain.no_padding()
+        self._model_inputs = Tokenizer.from_file(str(tokenizer_json))
+        self._model_inputs.enable_truncation(max_length)
+        self._model_inputs.enable_padding()  # to the longest text of the batch
+        self.max_length = max_length
+
+    def __call__(
+        self, text: str | list[str], add_special_tokens: bool = True
+    ) -> dict[str, list[Any]]:
+        if isinstance(text, str):
+            enc = self._plain.encode(text, add_special_tokens=add_special_tokens)
+            return {"input_ids": enc.ids}
+        encs = self._plain.encode_batch(text, add_special_tokens=add_special_tokens)
+        return {"input_ids": [e.ids for e in encs]}
+
+    def tokenize(self, text: str) -> list[str]:
+        return list(self._plain.encode(text, add_special_tokens=False).tokens)
+
+    def model_inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """input_ids, attention_mask, token_type_ids: truncated and padded, int64."""
+        encs = self._model_inputs.encode_batch(texts)
+        return {
+            "input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encs], dtype=np.int64),
+        }
+
+
+def minilm_tokenizer() -> WordPieceTokenizer:
+    """MiniLM's word pieces: the chunk-size guard of every embedder that has no tokenizer of
+    its own (the embeddings server's models are counted in MiniLM pieces too)."""
+    model_dir = minilm_dir()
+    limit = json.loads((model_dir / "sentence_bert_config.json").read_text())["max_seq_length"]
+    return WordPieceTokenizer(model_dir / "tokenizer.json", int(limit))
+
+
 def _padding_bounded_batches(sorted_lengths: np.ndarray, size: int, slack: float) -> list[slice]:
     """Consecutive slices of ascending lengths, each at most ``size`` long and with its longest
     item at most ``slack`` times its shortest."""
@@ -225,10 +276,8 @@ class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
         return (self._max_seq_length() or 256) - 2
 
     @cached_property
-    def tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(self.model_dir))
+    def tokenizer(self) -> WordPieceTokenizer:
+        return WordPieceTokenizer(self.model_dir / "tokenizer.json", self.max_tokens + 2)
 
     def onnx_path(self) -> Path:
         """The exported (and quantised) graph, made on first call."""
@@ -248,14 +297,7 @@ class OnnxEmbedder(_SentenceTransformerConfig, _LengthSortedEmbedder):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         with self._tokenizer_lock:
-            enc = self.tokenizer(
-                texts,
-                padding=True,
-                truncation=True,
-                max_length=self.max_tokens + 2,
-                return_tensors="np",
-            )
-        feeds = {k: np.asarray(enc[k], dtype=np.int64) for k in self.INPUTS}
+            feeds = self.tokenizer.model_inputs(texts)
         hidden = self.session.run(None, feeds)[0]  # onnxruntime sessions are thread-safe
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         pooled = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
@@ -334,11 +376,12 @@ def minilm_dir() -> Path:
 
 
 def _weights_hash(model_dir: Path) -> str:
-    """Identifies the weights and the exporter, so a changed model or library re-exports."""
-    import torch
-    import transformers
+    """Identifies the weights and the exporter, so a changed model or library re-exports.
+    Versions from package metadata: importing torch only to read its version cost ~2 s."""
+    from importlib.metadata import version
 
-    h = hashlib.sha256(f"{torch.__version__}|{transformers.__version__}|opset17|pc|eager".encode())
+    exporter = f"{version('torch')}|{version('transformers')}|opset17|pc|eager"
+    h = hashlib.sha256(exporter.encode())
     for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
         path = model_dir / name
         if path.is_file():

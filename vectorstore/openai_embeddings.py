@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from vectorstore.embeddings import S3Embeddings, minilm_dir
+from vectorstore.embeddings import S3Embeddings, minilm_tokenizer
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -76,9 +76,7 @@ class OpenAICompatibleEmbeddings(S3Embeddings):
 
     @cached_property
     def tokenizer(self) -> Any:
-        from transformers import AutoTokenizer
-
-        return AutoTokenizer.from_pretrained(str(minilm_dir()))
+        return minilm_tokenizer()
 
     # -- requests ----------------------------------------------------------------------------
     def _post(self, texts: list[str]) -> np.ndarray:

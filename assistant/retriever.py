@@ -7,6 +7,7 @@ list diverse. Every hit carries the score each signal gave it (``retriever_score
 
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,12 +53,16 @@ class HybridRetriever(BaseRetriever):
     generation: Any = None
     """Callable returning the current ingest generation; BM25 reloads when it moves on."""
 
-    def _bm25_ready(self) -> None:
-        if "bm25" in self.signals and self.generation is not None:
+    def _bm25_ready(self, filtered: bool = False) -> bool:
+        """Bring BM25 up to date when it is searched, or when a filter needs its metadata
+        columns; True when it is known to match the store."""
+        if ("bm25" in self.signals or filtered) and self.generation is not None:
             self.bm25.ensure(self.store, self.generation())
+            return True
+        return False
 
     def _rankings(
-        self, query: str, fetch: int, filters: dict[str, Any], where: Any
+        self, query: str, fetch: int, filters: dict[str, Any], where: Any, current: bool = False
     ) -> dict[str, list[tuple[str, float]]]:
         """(id, score) per signal, computed concurrently: the two query encoders (torch and
         numpy), Chroma's HNSW and bm25s all release the GIL for their heavy parts."""
@@ -65,11 +70,16 @@ class HybridRetriever(BaseRetriever):
         meta_filters = {f: v for f, v in filters.items() if f != KEYWORD}
 
         selectivity = self.bm25.selectivity(meta_filters) if where else None
+        allowed = None
+        if where and current:
+            allowed = functools.partial(self.bm25.matching_ids, meta_filters)
 
         def one(signal: str) -> list[tuple[str, float]]:
             if signal == "bm25":
                 return self.bm25.search(f"{query} {keyword}".strip(), fetch, meta_filters)
-            return self.store.rank(query, fetch, where, signal, meta_filters, selectivity)
+            return self.store.rank(
+                query, fetch, where, signal, meta_filters, selectivity, allowed_ids=allowed
+            )
 
         if len(self.signals) == 1:
             return {self.signals[0]: one(self.signals[0])}
@@ -86,11 +96,11 @@ class HybridRetriever(BaseRetriever):
             return []
         meta_filters = {f: v for f, v in filters.items() if f != KEYWORD}
         where = build_where(meta_filters)
-        self._bm25_ready()
+        current = self._bm25_ready(filtered=bool(where))
         depth = max(self.settings.candidates, k * 3)  # room for the per-page cap
         keyword = str(filters.get(KEYWORD) or "").strip().lower()
         fetch = depth * 4 if keyword else depth  # room for the must-contain post-filter
-        rankings = self._rankings(query, fetch, filters, where)
+        rankings = self._rankings(query, fetch, filters, where, current)
         # One fetch of text and metadata for the union of all signals' candidates.
         union = list(dict.fromkeys(i for ranked in rankings.values() for i, _ in ranked))
         known = self._known(union)

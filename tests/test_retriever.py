@@ -13,7 +13,7 @@ from assistant.retriever import SIGNALS, HybridRetriever, build_retriever
 from ingest.pipeline import Ingestor
 from s3assist.settings import Settings
 from tests.conftest import GUIDANCE, SMALL_PDFS
-from vectorstore.filters import FilterError
+from vectorstore.filters import FilterError, build_where
 from vectorstore.store import Hit
 
 LT_ID = "strategies/LT_Lithuania_RIS3_Implementation_Programme.pdf"
@@ -227,6 +227,29 @@ class TestFilters:
             QUERY, k=10, filters={"file": BENCH_ID, "page": 5}
         )
         assert _pages(hits) == [(BENCH_ID, 5)]  # one page, one hit (per-page cap)
+
+    @pytest.mark.parametrize(
+        "filters",
+        [{"country": "DE"}, {"doc_type": "guidance", "year": "2017,2020"}, {"page": "2,3"}],
+    )
+    def test_dense_within_matching_ids_equals_chromas_where(self, indexed, filters):
+        """The filtered dense search restricted to BM25's matching ids (fast) ranks exactly
+        what Chroma's ``where`` (slow on large stores) ranks, for every dense signal."""
+        retriever = build_retriever(indexed, "hybrid")
+        assert retriever._bm25_ready(filtered=True)
+        where, asked = build_where(filters), []
+
+        def allowed() -> list[str] | None:
+            ids = retriever.bm25.matching_ids(filters)
+            asked.append(ids)
+            return ids
+
+        for signal in (s for s in retriever.signals if s != "bm25"):
+            via_where = retriever.store.rank(QUERY, 20, where, signal)
+            via_ids = retriever.store.rank(QUERY, 20, where, signal, filters, allowed_ids=allowed)
+            assert via_where and [i for i, _ in via_ids] == [i for i, _ in via_where]
+            assert [s for _, s in via_ids] == pytest.approx([s for _, s in via_where], abs=1e-5)
+        assert asked and asked[0] is asked[-1]  # the id list is computed once per filter
 
     @pytest.mark.parametrize("filters", [{"language": "es"}, {"country": "FI"}, {"year": 1999}])
     def test_filter_matching_nothing(self, indexed, filters):

@@ -6,7 +6,7 @@ it with other settings raises :class:`EmbedderMismatchError` instead of silently
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,6 +270,7 @@ class ChunkStore:
         signal: str = "dense",
         filters: dict[str, Any] | None = None,
         selectivity: float | None = None,
+        allowed_ids: Callable[[], list[str] | None] | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) for one signal, without fetching text: callers
         merging several rankings fetch the union once with :meth:`hits_for`.
@@ -278,7 +279,9 @@ class ChunkStore:
         above ``POSTFILTER_MIN``) the HNSW graph is searched unfiltered for enough neighbours
         and the filter applied to their metadata: Chroma's ``where`` first materialises every
         matching id from SQLite, which costs more than the search itself on large stores.
-        Falls back to ``where`` when too few neighbours pass."""
+        Otherwise the search is restricted to ``allowed_ids()``, the ids passing the filter
+        (from BM25's metadata columns, so exact only while BM25 is current), or, without them,
+        to Chroma's ``where``: the same result, several times slower on large stores."""
         if signal == "dense":
             collection, embedder = self.collection, self.embedder
         elif signal in self.extra:
@@ -303,9 +306,20 @@ class ChunkStore:
                 kept = [(i, 1.0 - float(d)) for i, d, m in found if matches(dict(m or {}), filters)]
                 if len(kept) >= k or len(found) < n:
                     return kept[:k]
-        res = collection.query(
-            query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
-        )
+        allowed = allowed_ids() if where and allowed_ids is not None else None
+        if allowed is not None:
+            if not allowed:
+                return []
+            res = collection.query(
+                query_embeddings=[vector],
+                n_results=min(k, len(allowed)),
+                ids=allowed,
+                include=["distances"],
+            )
+        else:
+            res = collection.query(
+                query_embeddings=[vector], n_results=k, where=where or None, include=["distances"]
+            )
         return [
             (i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)
         ]

@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     # --- embeddings: speed and remote serving (bench / issue 8) ----------------------------
     embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
         "onnx-int8",
-        description="How MiniLM runs: 'onnx-int8' (onnxruntime, int8 weights: ~1.6x faster, "
+        description="How MiniLM runs: 'onnx-int8' (onnxruntime, int8 weights: ~2.4x faster, "
         "nDCG@10 within 1 point), 'onnx' (fp32, same vectors as torch) or 'torch' "
         "(sentence-transformers). The ONNX graph is exported from the packaged weights once "
         "into model_cache_dir. Changing it needs `ingest --rebuild`.",

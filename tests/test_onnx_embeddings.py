@@ -110,7 +110,6 @@ def test_wordpiece_tokenizer_matches_transformers() -> None:
         assert ours(text, add_special_tokens=False) == {
             "input_ids": ref(text, add_special_tokens=False)["input_ids"]
         }
-        assert ours.tokenize(text) == ref.tokenize(text)
     want = ref(texts, padding=True, truncation=True, max_length=256, return_tensors="np")
     got = ours.model_inputs(texts)
     for key in OnnxEmbedder.INPUTS:

@@ -111,9 +111,6 @@ class WordPieceTokenizer:
         encs = self._plain.encode_batch(text, add_special_tokens=add_special_tokens)
         return {"input_ids": [e.ids for e in encs]}
 
-    def tokenize(self, text: str) -> list[str]:
-        return list(self._plain.encode(text, add_special_tokens=False).tokens)
-
     def model_inputs(self, texts: list[str]) -> dict[str, np.ndarray]:
         """input_ids, attention_mask, token_type_ids: truncated and padded, int64."""
         encs = self._model_inputs.encode_batch(texts)
